@@ -1,0 +1,1 @@
+"""Command-line interface (``syntumor``). Each sub-command lives in ``cli/commands/<name>.py``."""

@@ -1,0 +1,1 @@
+"""corruption layer."""

@@ -1,0 +1,1 @@
+"""Data layer: volumes with geometry, I/O, resampling, intensity windows, datasets, the phantom."""

@@ -1,0 +1,1 @@
+"""Figures: slice overlays, galleries, plots (PNG via matplotlib Agg)."""

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One-command set-up for a fresh machine with Python 3.11:
+#   bash tools/bootstrap.sh demo   # create .venv, install SynTumorLib, run `syntumor demo` on the phantom
+#   bash tools/bootstrap.sh test   # create .venv, install SynTumorLib with test extras, run the test suite
+# Extra arguments are passed on (to `syntumor demo` or to pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-demo}"; shift || true
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+case "$what" in
+  demo)
+    .venv/bin/pip install -q -e .
+    exec .venv/bin/syntumor demo "$@"
+    ;;
+  test)
+    .venv/bin/pip install -q -e ".[test]"
+    # Keep the two cores for the tests themselves; each test sets its own small thread count.
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" MPLBACKEND=Agg QT_QPA_PLATFORM=offscreen
+    exec .venv/bin/python -m pytest -q "$@"
+    ;;
+  *)
+    echo "usage: bash tools/bootstrap.sh demo|test [args...]" >&2; exit 64;;
+esac
