@@ -5,13 +5,25 @@ only module that touches MRML is ``SynTumorLib.mrml``. Heavy dependencies (torch
 imported lazily inside the functions that need them, so ``import SynTumorLib`` stays fast.
 
 Public API (each entry has a docstring example):
-    Volume, read_volume, write_volume            -- SynTumorLib.data
+    Volume, read_volume, write_volume, write_dicom_series      -- SynTumorLib.data (volume, io)
+    resample_to_spacing, resample_like, window, unwindow        -- SynTumorLib.data (resample, intensity)
+    open_dataset, check_dataset, export_nnunet, MSDWriter       -- SynTumorLib.data (datasets, check, ...)
 """
 
 __version__ = "0.1.0"
 
 from .data.volume import Volume  # noqa: E402
-from .data.io import read_volume, write_volume  # noqa: E402
+from .data.io import read_volume, write_dicom_series, write_volume  # noqa: E402
+from .data.resample import resample_like, resample_to_spacing  # noqa: E402
+from .data.intensity import unwindow, window  # noqa: E402
+from .data.datasets import open_dataset  # noqa: E402
+from .data.check import check_dataset  # noqa: E402
+from .data.nnunet_export import export_nnunet  # noqa: E402
+from .data.msd import MSDWriter  # noqa: E402
 from .utils.errors import InputError, ModelFolderError, SynTumorError  # noqa: E402
 
-__all__ = ["__version__", "Volume", "read_volume", "write_volume", "SynTumorError", "InputError", "ModelFolderError"]
+__all__ = [
+    "__version__", "Volume", "read_volume", "write_volume", "write_dicom_series", "resample_to_spacing",
+    "resample_like", "window", "unwindow", "open_dataset", "check_dataset", "export_nnunet", "MSDWriter",
+    "SynTumorError", "InputError", "ModelFolderError",
+]

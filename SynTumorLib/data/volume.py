@@ -21,8 +21,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -164,7 +164,7 @@ class Volume:
         The returned array is a *view*; copy it before writing into it.
         """
         starts = []
-        for s, n in zip(slices, self.shape):
+        for s, n in zip(slices, self.shape, strict=False):
             start, stop, step = s.indices(n)
             if step != 1:
                 raise InputError("crop slices must have step 1")

@@ -1,21 +1,26 @@
 """Random-grid elastic deformation of label masks — the one implementation used by tumour insertion
 (boundary irregularity) and by the label corrupter (boundary noise).
 
-It follows ``elasticdeform.deform_random_grid`` (what the reference code calls): a coarse grid of
-``points`` control points per axis spans the region; each control point receives a displacement
-drawn from N(0, σ²); the displacement is interpolated to every voxel with a cubic spline (first and
-last control points on the region's borders), and the mask is resampled with nearest-neighbour
-interpolation at ``x + D(x)``. Two differences, both deliberate:
+It reproduces ``elasticdeform.deform_random_grid`` (what the reference code calls): a coarse grid of
+``points`` control points per axis spans the region, first and last on its borders; each control
+point receives a displacement drawn from N(0, σ²); the displacement is interpolated to every voxel
+with the same cubic spline (prefiltered with mirror boundaries — for equal control displacements
+our field equals elasticdeform's to 1e-14), and the mask is resampled with nearest-neighbour
+interpolation at ``x + D(x)`` (outside the region counts as background). Differences, deliberate:
 
 * σ is given in **millimetres** and converted per array axis with the voxel spacing, so a
   deformation looks the same on anisotropic CTs;
-* only a region around the object (its bounding box plus a margin) is processed, never the whole
-  CT — the grid then spans that region, which is also what the reference does (it deforms the
-  tumour inside its own small crop).
+* only a region around the object is processed, never the whole CT: the object's bounding box plus
+  a margin on each side. The default margin per axis is max(4σ, half the object's extent): the
+  region is then about twice the object, which is the reference's geometry (an ellipsoid of
+  semi-axis r deformed inside its own 4r box), so the control-point spacing follows the object's
+  size and σ changes only the amplitude, not the smoothness, of the deformation;
+* the region may extend past the array edge (it is zero-padded), so a deformation does not depend
+  on where the object sits in the image.
 
-``mode="independent"`` draws a full 3-D field (the three displacement components independent — the
-paper's "x, y and z independently"); ``mode="pairs"`` reproduces the reference's three 2-D passes
-over the axis pairs (0, 1), (1, 2), (0, 2).
+``mode="independent"`` draws one 3-D field whose three components are independent (the paper's
+"x, y and z independently"); ``mode="pairs"`` reproduces the reference's three 2-D passes over the
+axis pairs (0, 1), (1, 2), (0, 2).
 
 Example:
     >>> import numpy as np
@@ -23,11 +28,14 @@ Example:
     >>> out = elastic_deform_mask(m, sigma_mm=2.0, spacing=(1, 1, 1), seed=3)
     >>> out.shape, out.dtype, bool(out[16, 16, 16])
     ((32, 32, 32), dtype('bool'), True)
+    >>> np.array_equal(out, elastic_deform_mask(m, 2.0, (1, 1, 1), seed=3))
+    True
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -35,23 +43,35 @@ from scipy import ndimage
 from ..utils.errors import InputError
 
 PAIRS = ((0, 1), (1, 2), (0, 2))
+MODES = ("independent", "pairs")
 
 
 def control_point_displacements(
     rng: np.random.Generator, sigma_vox: Sequence[float], points: int, axes: Sequence[int]
 ) -> np.ndarray:
-    """Displacements at the control points: shape (len(axes), points, ..., points), N(0, σ_a²)."""
+    """Displacements at the control points: shape (len(axes), points, ..., points), N(0, σ_a²).
+
+    Same layout and order of draws as ``numpy.random.randn(len(axes), *points) * sigma`` in
+    elasticdeform (with a Generator instead of the global legacy state).
+    """
     n = len(axes)
     d = rng.standard_normal((n,) + (points,) * n)
     return d * np.asarray([sigma_vox[a] for a in axes], dtype=np.float64).reshape((n,) + (1,) * n)
 
 
+@lru_cache(maxsize=256)
 def _spline_weights(n_ctrl: int, n_out: int) -> np.ndarray:
     """(n_out, n_ctrl) matrix evaluating the interpolating cubic spline through ``n_ctrl`` values at
-    ``n_out`` evenly spaced positions (first and last on the end control points)."""
+    ``n_out`` evenly spaced positions (first and last on the end control points).
+
+    Mirror boundaries, as elasticdeform prefilters its displacement grid. Cached: a corrupted dataset
+    asks for the same few sizes again and again.
+    """
     c = np.linspace(0, n_ctrl - 1, n_out) if n_out > 1 else np.zeros(1)
     eye = np.eye(n_ctrl)
-    return np.stack([ndimage.map_coordinates(eye[m], [c], order=3, mode="nearest") for m in range(n_ctrl)], axis=1)
+    w = np.stack([ndimage.map_coordinates(eye[m], [c], order=3, mode="mirror") for m in range(n_ctrl)], axis=1)
+    w.setflags(write=False)
+    return w
 
 
 def _upsample(grid: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -61,7 +81,7 @@ def _upsample(grid: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """
     out = grid
     for axis, n in enumerate(shape):
-        w = _spline_weights(grid.shape[axis], n)
+        w = _spline_weights(grid.shape[axis], int(n))
         out = np.moveaxis(np.tensordot(w, np.moveaxis(out, axis, 0), axes=(1, 0)), 0, axis)
     return out
 
@@ -74,19 +94,30 @@ def displacement_field(
     axes: Sequence[int] = (0, 1, 2),
 ) -> np.ndarray:
     """Dense displacement (in voxels) over ``shape`` for the given axes: (len(axes), *shape[axes])."""
-    ctrl = control_point_displacements(rng, sigma_vox, points, axes)
+    return field_from_control_points(control_point_displacements(rng, sigma_vox, points, axes), shape, axes)
+
+
+def field_from_control_points(ctrl: np.ndarray, shape: Sequence[int], axes: Sequence[int] = (0, 1, 2)) -> np.ndarray:
+    """Dense displacement from given control-point displacements (lets benchmarks feed one draw to
+    both this module and elasticdeform)."""
     sub_shape = [shape[a] for a in axes]
     return np.stack([_upsample(ctrl[c], sub_shape) for c in range(len(axes))])
 
 
-def _warp(mask: np.ndarray, disp: np.ndarray, axes: Sequence[int]) -> np.ndarray:
-    """Nearest-neighbour resampling of ``mask`` at x + D(x) along ``axes``."""
+def warp_nearest(mask: np.ndarray, disp: np.ndarray, axes: Sequence[int] = (0, 1, 2)) -> np.ndarray:
+    """Nearest-neighbour resampling of ``mask`` at x + D(x) along ``axes`` (outside → 0).
+
+    ``disp`` covers only ``axes`` (a 2-D field of a pair pass is broadcast over the third axis).
+    """
     shape = mask.shape
-    coords = np.indices(shape, dtype=np.float64)
-    # Broadcast the (possibly lower-dimensional) field over the axes it does not cover.
-    bshape = [shape[a] if a in axes else 1 for a in range(mask.ndim)]
-    for c, a in enumerate(axes):
-        coords[a] += disp[c].reshape(bshape)
+    coords = np.empty((mask.ndim,) + tuple(shape), dtype=np.float64)
+    for a in range(mask.ndim):
+        bshape = [1] * mask.ndim
+        bshape[a] = shape[a]
+        coords[a] = np.arange(shape[a], dtype=np.float64).reshape(bshape)
+        if a in axes:
+            sub = [shape[b] if b in axes else 1 for b in range(mask.ndim)]
+            coords[a] += disp[list(axes).index(a)].reshape(sub)
     return ndimage.map_coordinates(mask, coords, order=0, mode="constant", cval=0)
 
 
@@ -99,13 +130,29 @@ def deform_region(
 ) -> np.ndarray:
     """Deform a whole (small) array — the region is the array itself."""
     if mode == "independent":
-        return _warp(mask, displacement_field(mask.shape, sigma_vox, rng, points), (0, 1, 2))
+        return warp_nearest(mask, displacement_field(mask.shape, sigma_vox, rng, points), (0, 1, 2))
     if mode == "pairs":
         out = mask
         for pair in PAIRS:
-            out = _warp(out, displacement_field(out.shape, sigma_vox, rng, points, pair), pair)
+            out = warp_nearest(out, displacement_field(out.shape, sigma_vox, rng, points, pair), pair)
         return out
     raise InputError(f"unknown elastic mode {mode!r}; use 'independent' or 'pairs'")
+
+
+def deformation_box(
+    mask: np.ndarray, sigma_mm: float, spacing: Sequence[float], margin_mm: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) array indices of the processed region — may reach outside the array (zero padding)."""
+    sp = np.asarray(spacing, dtype=np.float64)
+    nz = np.nonzero(mask)
+    lo = np.array([int(x.min()) for x in nz])
+    hi = np.array([int(x.max()) + 1 for x in nz])
+    if margin_mm is None:
+        margin_vox = np.maximum(4.0 * sigma_mm / sp, (hi - lo) / 2.0)
+    else:
+        margin_vox = np.full(3, float(margin_mm)) / sp
+    margin = np.ceil(margin_vox).astype(int) + 2
+    return lo - margin, hi + margin
 
 
 def elastic_deform_mask(
@@ -129,8 +176,8 @@ def elastic_deform_mask(
         rng: a numpy Generator to draw from (lets callers chain several draws on one stream).
         points: control points per axis (3 as in the reference).
         mode: ``"independent"`` (3-D field) or ``"pairs"`` (reference: three 2-D passes).
-        margin_mm: padding around the mask's bounding box; default 4σ + 2 voxels, enough that the
-            deformed object does not touch the border of the processed region.
+        margin_mm: padding around the mask's bounding box (the grid spans box + margin). Default:
+            per axis max(4σ, half the object's extent) + 2 voxels — the reference's 4r box.
 
     Returns:
         A new boolean array of the same shape; the input is not modified.
@@ -140,22 +187,27 @@ def elastic_deform_mask(
         raise InputError(f"elastic deformation needs a 3-D mask, got shape {mask.shape}")
     if not np.isfinite(sigma_mm) or sigma_mm < 0:
         raise InputError(f"elastic sigma must be a finite number ≥ 0 mm, got {sigma_mm}")
-    if points < 2:
-        raise InputError(f"need at least 2 control points per axis, got {points}")
+    if int(points) != points or points < 2:
+        raise InputError(f"need an integer ≥ 2 control points per axis, got {points}")
+    if mode not in MODES:
+        raise InputError(f"unknown elastic mode {mode!r}; use 'independent' or 'pairs'")
     spacing = np.asarray(spacing, dtype=np.float64)
+    if spacing.shape != (3,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise InputError(f"spacing must be three positive numbers (mm per array axis), got {spacing.tolist()}")
+    if margin_mm is not None and (not np.isfinite(margin_mm) or margin_mm < 0):
+        raise InputError(f"margin_mm must be a finite number ≥ 0, got {margin_mm}")
     binary = mask.astype(bool)
     if sigma_mm == 0 or not binary.any():
         return binary.copy()
     rng = rng if rng is not None else np.random.default_rng(seed)
-    sigma_vox = sigma_mm / spacing
-    if margin_mm is None:
-        margin_mm = 4.0 * sigma_mm
-    margin = np.ceil(margin_mm / spacing).astype(int) + 2
-    nz = np.nonzero(binary)
-    lo = np.maximum([int(x.min()) for x in nz] - margin, 0)
-    hi = np.minimum([int(x.max()) + 1 for x in nz] + margin, binary.shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
-    region = deform_region(binary[box].astype(np.uint8), sigma_vox, rng, points, mode)
+    lo, hi = deformation_box(binary, sigma_mm, spacing, margin_mm)
+    # Zero-padded region: the parts of [lo, hi) inside the array are copied in, the rest stays 0.
+    inner_lo, inner_hi = np.maximum(lo, 0), np.minimum(hi, binary.shape)
+    src = tuple(slice(int(a), int(b)) for a, b in zip(inner_lo, inner_hi, strict=True))
+    dst = tuple(slice(int(a - o), int(b - o)) for a, b, o in zip(inner_lo, inner_hi, lo, strict=True))
+    region = np.zeros(tuple(int(x) for x in hi - lo), dtype=np.uint8)
+    region[dst] = binary[src]
+    deformed = deform_region(region, sigma_mm / spacing, rng, int(points), mode)
     out = np.zeros_like(binary)
-    out[box] = region.astype(bool)
+    out[src] = deformed[dst].astype(bool)
     return out

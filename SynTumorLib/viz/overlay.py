@@ -17,8 +17,8 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -52,14 +52,19 @@ def extract_plane(volume: Volume, plane: str, index: int) -> tuple[np.ndarray, f
     sk, sj, si = volume.array_spacing
     if plane == "axial":  # k fixed: rows j, cols i
         sl, aspect = a[index, :, :], sj / si
-        # RAS with identity direction: j grows anterior, i grows left→ flip rows so anterior is up
+        # rows: anterior up (flip when j grows anterior); columns: radiological convention, the
+        # patient's right on the image left (flip when i grows towards the patient's right)
         sl = sl[::-1, :] if volume.direction_ras[1, 1] > 0 else sl
-        sl = sl[:, ::-1] if volume.direction_ras[0, 0] < 0 else sl
+        sl = sl[:, ::-1] if volume.direction_ras[0, 0] > 0 else sl
     elif plane == "coronal":  # j fixed: rows k (superior up), cols i
         sl, aspect = a[::-1, index, :], sk / si
-        sl = sl[:, ::-1] if volume.direction_ras[0, 0] < 0 else sl
+        sl = sl[:, ::-1] if volume.direction_ras[0, 0] > 0 else sl
+        sl = sl[::-1, :] if volume.direction_ras[2, 2] < 0 else sl
     elif plane == "sagittal":  # i fixed: rows k, cols j
+        # anterior on the image left, superior up
         sl, aspect = a[::-1, :, index], sk / sj
+        sl = sl[:, ::-1] if volume.direction_ras[1, 1] > 0 else sl
+        sl = sl[::-1, :] if volume.direction_ras[2, 2] < 0 else sl
     else:
         raise ValueError(f"unknown plane {plane!r}")
     return np.asarray(sl), float(aspect)
@@ -113,7 +118,7 @@ def save_slices_png(image: Volume, label: Volume | None, path: str | os.PathLike
     axis_of = {"axial": 0, "coronal": 1, "sagittal": 2}
     fig, axes = plt.subplots(1, len(planes), figsize=(4 * len(planes), 4))
     axes = np.atleast_1d(axes)
-    for ax, plane in zip(axes, planes):
+    for ax, plane in zip(axes, planes, strict=False):
         draw_panel(ax, image, label, plane, int(c[axis_of[plane]]), window, plane, contour_only)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -131,7 +136,7 @@ def save_gallery_png(panels: Sequence[dict], path: str | os.PathLike, ncols: int
     axis_of = {"axial": 0, "coronal": 1, "sagittal": 2}
     for ax in axes.ravel():
         ax.set_axis_off()
-    for ax, p in zip(axes.ravel(), panels):
+    for ax, p in zip(axes.ravel(), panels, strict=False):
         plane = p.get("plane", "axial")
         idx = p.get("index")
         if idx is None:

@@ -1,0 +1,268 @@
+"""SynTumorInsertion — insert synthetic pancreatic tumours into a CT, point-and-click or at random.
+
+Module (metadata + sample data), parameter node, a thin widget, the logic (in
+``SynTumorInsertionLib``, Qt-free) and a self-test on the procedural phantom.
+"""
+
+import logging
+import pathlib
+from typing import Annotated, Optional, Union
+
+import vtk
+
+import slicer
+from slicer import (
+    vtkMRMLLabelMapVolumeNode,
+    vtkMRMLMarkupsFiducialNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
+)
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
+from slicer.util import VTKObservationMixin
+
+from SynTumorInsertionLib.logic import SIZE_CLASSES, InsertionLogic
+
+PHANTOM_SAMPLE = "SynTumorPhantom"
+
+
+class SynTumorInsertion(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("Tumour Insertion")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "SynTumor")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["SynTumor developers"]
+        self.parent.helpText = _(
+            "Insert synthetic pancreatic tumours into a CT: pick the CT and its pancreas segmentation, a size class "
+            "and a seed, optionally click tumour centres in the slice views, then Apply. The result is a new volume "
+            "and segmentation; the input is never modified, and the record to reproduce the result is saved with "
+            "the scene."
+        )
+        self.parent.acknowledgementText = _(
+            "Implements the study 'Optimizing Synthetic Data for Enhanced Pancreatic Tumor Segmentation' "
+            "(Peng, Zhang et al.), building on DiffTumor (Chen et al. 2024)."
+        )
+        slicer.app.connect("startupCompleted()", registerSampleData)
+
+
+def registerSampleData():
+    """Offer the procedural abdominal phantom in Sample Data (generated on the machine, no download)."""
+    import SampleData
+
+    def generatePhantom(source):
+        from SynTumorLib.data.phantom import generate_case
+        from SynTumorLib.mrml import add_volume_node, segmentation_from_labelmap
+
+        image, label, _info = generate_case(seed=0, tumours=0)
+        volumeNode = add_volume_node(slicer.mrmlScene, image, PHANTOM_SAMPLE)
+        segmentation_from_labelmap(slicer.mrmlScene, label, f"{PHANTOM_SAMPLE} segmentation", volumeNode)
+        slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
+        return [volumeNode]
+
+    iconsPath = pathlib.Path(__file__).parent / "Resources" / "Icons"
+    SampleData.SampleDataLogic.registerCustomSampleDataSource(
+        category="SynTumor",
+        sampleName=PHANTOM_SAMPLE,
+        uris="syntumor://phantom",  # never fetched: the custom downloader generates the data
+        fileNames="SynTumorPhantom.nrrd",
+        nodeNames=PHANTOM_SAMPLE,
+        thumbnailFileName=str(iconsPath / "SynTumorInsertion.png"),
+        customDownloader=generatePhantom,
+    )
+
+
+@parameterNodeWrapper
+class SynTumorInsertionParameterNode:
+    """Everything the panel shows; saved with the scene."""
+
+    inputVolume: vtkMRMLScalarVolumeNode
+    organNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
+    tumourPoints: vtkMRMLMarkupsFiducialNode
+    sizeClass: Annotated[str, Choice(list(SIZE_CLASSES))] = "medium"
+    classesPreset: Annotated[str, Choice(["syntumor", "difftumor"])] = "syntumor"
+    classesFile: pathlib.Path
+    useRadii: bool = False
+    radiusX: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
+    radiusY: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
+    radiusZ: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
+    count: Annotated[int, WithinRange(1, 10)] = 1
+    seed: Annotated[int, WithinRange(0, 2**31 - 1)] = 0
+    advanceSeed: bool = True
+    textureBackend: Annotated[str, Choice(["statistical", "diffusion"])] = "statistical"
+    diffusionModelFolder: pathlib.Path
+
+
+def _isSet(path: Optional[pathlib.Path]) -> bool:
+    return path is not None and str(path) not in ("", ".")
+
+
+class SynTumorInsertionWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/SynTumorInsertion.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = SynTumorInsertionLogic()
+        # the segment list follows the "Pancreas" selector above it; its own node selector would duplicate it
+        self.ui.pancreasSegmentSelector.setSegmentationNodeSelectorVisible(False)
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.organSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onOrganChanged)
+        self.ui.pointsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.placeWidget.setCurrentNode)
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        self.setParameterNode(None)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputVolume:
+            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        if not self._parameterNode.organNode:
+            self._parameterNode.organNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+
+    def setParameterNode(self, inputParameterNode: Optional[SynTumorInsertionParameterNode]) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            # the .ui's "SlicerParameterName" dynamic properties bind each widget to a field above
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
+            self._updateGui()
+
+    def onOrganChanged(self, node) -> None:
+        """Show the segment list for a segmentation (pre-selecting "pancreas"); hide it for a label map."""
+        isSegmentation = node is not None and node.IsA("vtkMRMLSegmentationNode")
+        self.ui.pancreasSegmentSelector.setVisible(isSegmentation)
+        self.ui.pancreasSegmentLabel.setVisible(isSegmentation)
+        if isSegmentation:
+            from SynTumorLib.mrml import PANCREAS, find_segment
+
+            self.ui.pancreasSegmentSelector.setCurrentNode(node)
+            segmentId = find_segment(node, PANCREAS)
+            if segmentId:
+                self.ui.pancreasSegmentSelector.setCurrentSegmentID(segmentId)
+
+    def _updateGui(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        ready = bool(p and p.inputVolume and p.organNode)
+        self.ui.applyButton.enabled = ready
+        self.ui.applyButton.toolTip = _("Insert tumours") if ready else _("Select the CT and its pancreas segmentation")
+        if p:
+            for w in (self.ui.radiusXSpinBox, self.ui.radiusYSpinBox, self.ui.radiusZSpinBox):
+                w.enabled = p.useRadii
+            self.ui.diffusionModelPathLineEdit.enabled = p.textureBackend == "diffusion"
+            self.ui.countSpinBox.enabled = not (p.tumourPoints and p.tumourPoints.GetNumberOfControlPoints())
+
+    def onApplyButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Tumour insertion failed."), waitCursor=True):
+            from SynTumorInsertionLib.dependencies import ensureDependencies
+
+            p = self._parameterNode
+            if not ensureDependencies(withTorch=p.textureBackend == "diffusion"):
+                return
+            result = self.logic.insert(
+                p.inputVolume,
+                p.organNode,
+                pancreasSegmentId=self.ui.pancreasSegmentSelector.currentSegmentID() or None,
+                pointsNode=p.tumourPoints,
+                sizeClass=p.sizeClass,
+                classes=str(p.classesFile) if _isSet(p.classesFile) else p.classesPreset,
+                radiiMm=(p.radiusX, p.radiusY, p.radiusZ) if p.useRadii else None,
+                count=p.count,
+                seed=p.seed,
+                texture=str(p.diffusionModelFolder) if p.textureBackend == "diffusion" else "statistical",
+            )
+            slicer.util.setSliceViewerLayers(background=result.volumeNode)
+            self.ui.statusLabel.text = _("Inserted with seed {seed} → {name}").format(
+                seed=result.record.get("seed"), name=result.volumeNode.GetName())
+            if p.advanceSeed:  # so that the next Apply gives another tumour
+                p.seed = (p.seed + 1) % (2**31 - 1)
+
+
+class SynTumorInsertionLogic(ScriptedLoadableModuleLogic, InsertionLogic):
+    """Module logic: the Qt-free ``InsertionLogic`` plus Slicer's parameter-node plumbing."""
+
+    def __init__(self, scene=None) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        InsertionLogic.__init__(self, scene)
+
+    def getParameterNode(self):
+        return SynTumorInsertionParameterNode(super().getParameterNode())
+
+
+class SynTumorInsertionTest(ScriptedLoadableModuleTest):
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_InsertAtPointOnPhantom()
+
+    def test_InsertAtPointOnPhantom(self):
+        import numpy as np
+
+        from SynTumorLib.data.phantom import generate_case
+        from SynTumorLib.mrml import (
+            TUMOUR,
+            add_volume_node,
+            find_segment,
+            get_record,
+            segment_mask,
+            segmentation_from_labelmap,
+            volume_from_node,
+        )
+
+        self.delayDisplay("Generating the phantom")
+        image, label, _info = generate_case(seed=1, tumours=0)
+        ct = add_volume_node(slicer.mrmlScene, image, "phantom")
+        seg = segmentation_from_labelmap(slicer.mrmlScene, label, "phantom segmentation", ct)
+        before = slicer.util.arrayFromVolume(ct).copy()
+        pancreasKji = np.argwhere(label.array == 1)
+        target = image.kji_to_ras(pancreasKji[len(pancreasKji) // 2])
+        points = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "centres")
+        points.AddControlPoint(*target)
+
+        self.delayDisplay("Inserting a tumour at a point")
+        result = SynTumorInsertionLogic().insert(ct, seg, pointsNode=points, sizeClass="small", seed=7)
+        tumour = segment_mask(result.segmentationNode, find_segment(result.segmentationNode, TUMOUR))
+        self.assertTrue(tumour.array.any())
+        centre = tumour.kji_to_ras(np.argwhere(tumour.array > 0).mean(axis=0))
+        self.assertLess(np.linalg.norm(centre - target), max(image.spacing) * 1.8)
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(ct), before)
+        self.assertTrue(volume_from_node(result.volumeNode).same_grid(image))
+        self.assertEqual(get_record(result.volumeNode)["seed"], 7)
+        self.delayDisplay("Test passed")

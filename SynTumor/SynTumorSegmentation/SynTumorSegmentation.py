@@ -1,0 +1,233 @@
+"""SynTumorSegmentation — segment pancreas and tumour with a trained SynTumor model (in a separate
+process, with progress and Cancel) and inspect the result against a reference: metrics and a
+lesion table whose rows centre the views on each lesion."""
+
+import pathlib
+from typing import Annotated, Optional, Union
+
+import qt
+import vtk
+
+import slicer
+from slicer import (
+    vtkMRMLLabelMapVolumeNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
+    vtkMRMLTableNode,
+)
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
+from slicer.util import VTKObservationMixin
+
+from SynTumorSegmentationLib.logic import DEVICES, SegmentationLogic
+
+POLL_INTERVAL_MS = 250
+
+
+class SynTumorSegmentation(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("Tumour Segmentation")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "SynTumor")]
+        # SynTumorInsertion provides the dependency installer and the pancreas-mask helper
+        self.parent.dependencies = ["SynTumorInsertion"]
+        self.parent.contributors = ["SynTumor developers"]
+        self.parent.helpText = _(
+            "Segment the pancreas and pancreatic tumours with a model trained by SynTumor. Inference runs in a "
+            "separate process (the application stays responsive; Cancel stops it). With a reference segmentation, "
+            "Evaluate fills a metrics table (DSC, NSD, volumes, lesion detection) and a lesion table: click a "
+            "lesion to centre the views on it."
+        )
+        self.parent.acknowledgementText = _("Metrics follow the study: DSC and NSD (DeepMind definition, 2 mm).")
+
+
+@parameterNodeWrapper
+class SynTumorSegmentationParameterNode:
+    modelFolder: pathlib.Path
+    device: Annotated[str, Choice(list(DEVICES))] = "auto"
+    overlap: Annotated[float, WithinRange(0.0, 0.9)] = 0.5
+    inputVolume: vtkMRMLScalarVolumeNode
+    pancreasNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
+    outputSegmentation: vtkMRMLSegmentationNode
+    referenceSegmentation: vtkMRMLSegmentationNode
+    toleranceMm: Annotated[float, WithinRange(0.5, 10.0)] = 2.0
+    metricsTable: vtkMRMLTableNode
+    lesionTable: vtkMRMLTableNode
+
+
+class SynTumorSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self.job = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self.timer = qt.QTimer()
+        self.timer.setInterval(POLL_INTERVAL_MS)
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/SynTumorSegmentation.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = SynTumorSegmentationLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
+        self.ui.evaluateButton.connect("clicked(bool)", self.onEvaluateButton)
+        self.ui.metricsTableSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.metricsTableView.setMRMLTableNode)
+        self.ui.lesionTableSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.lesionTableView.setMRMLTableNode)
+        self.ui.lesionTableView.connect("clicked(QModelIndex)", self.onLesionClicked)
+        self.timer.connect("timeout()", self.onPoll)
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self.timer.stop()
+        if self.job is not None:
+            self.job.cancel()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        self.setParameterNode(None)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputVolume:
+            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+
+    def setParameterNode(self, inputParameterNode: Optional[SynTumorSegmentationParameterNode]) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
+            self._updateGui()
+
+    def _updateGui(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        busy = self.job is not None
+        self.ui.applyButton.enabled = bool(p and p.inputVolume and str(p.modelFolder) not in ("", ".")) and not busy
+        self.ui.cancelButton.enabled = busy
+        self.ui.evaluateButton.enabled = bool(p and p.outputSegmentation and p.referenceSegmentation and p.inputVolume)
+
+    # ------------------------------------------------------------------ inference in a separate process
+    def onApplyButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Could not start the segmentation."), waitCursor=True):
+            from SynTumorInsertionLib.dependencies import ensureDependencies
+
+            if not ensureDependencies(withTorch=True):
+                return
+            p = self._parameterNode
+            self.job = self.logic.startPrediction(p.inputVolume, p.modelFolder, p.pancreasNode, p.device, p.overlap)
+            self.ui.progressBar.value = 0
+            self.ui.statusLabel.text = _("Segmenting…")
+            self.timer.start()
+            self._updateGui()
+
+    def onPoll(self) -> None:
+        job = self.job
+        if job is None:
+            self.timer.stop()
+            return
+        running = job.poll()
+        self.ui.progressBar.value = int(round(100 * job.fraction))
+        if job.message:
+            self.ui.statusLabel.text = job.message
+        if running:
+            return
+        self.timer.stop()
+        self.job = None
+        self._updateGui()
+        if job.cancelled:
+            self.ui.statusLabel.text = _("Cancelled.")
+            return
+        with slicer.util.tryWithErrorDisplay(_("Segmentation failed."), waitCursor=True):
+            p = self._parameterNode
+            p.outputSegmentation = self.logic.loadPrediction(job, p.inputVolume, p.outputSegmentation)
+            self.ui.statusLabel.text = _("Done: {name}").format(name=p.outputSegmentation.GetName())
+
+    def onCancelButton(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.onPoll()
+
+    # ------------------------------------------------------------------ evaluation
+    def onEvaluateButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Evaluation failed."), waitCursor=True):
+            from SynTumorInsertionLib.dependencies import ensureDependencies
+
+            if not ensureDependencies():
+                return
+            p = self._parameterNode
+            result = self.logic.evaluate(p.outputSegmentation, p.referenceSegmentation, p.inputVolume,
+                                         p.toleranceMm, p.metricsTable, p.lesionTable)
+            p.metricsTable, p.lesionTable = result.metricsTable, result.lesionTable
+            self.ui.metricsTableView.setMRMLTableNode(result.metricsTable)
+            self.ui.lesionTableView.setMRMLTableNode(result.lesionTable)
+
+    def onLesionClicked(self, index) -> None:
+        table = self._parameterNode.lesionTable if self._parameterNode else None
+        if table is None:
+            return
+        r, a, s = self.logic.lesionCentre(table, index.row())
+        slicer.modules.markups.logic().JumpSlicesToLocation(r, a, s, True)
+
+
+class SynTumorSegmentationLogic(ScriptedLoadableModuleLogic, SegmentationLogic):
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        SegmentationLogic.__init__(self)
+
+    def getParameterNode(self):
+        return SynTumorSegmentationParameterNode(super().getParameterNode())
+
+
+class SynTumorSegmentationTest(ScriptedLoadableModuleTest):
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_EvaluatePhantom()
+
+    def test_EvaluatePhantom(self):
+        """Evaluation on the phantom (inference itself needs a trained model folder; see Testing/)."""
+        import numpy as np
+
+        from SynTumorLib.data.phantom import generate_case
+        from SynTumorLib.mrml import add_volume_node, segmentation_from_labelmap
+
+        image, label, _info = generate_case(seed=3, tumours=2)
+        ct = add_volume_node(slicer.mrmlScene, image, "phantom")
+        reference = segmentation_from_labelmap(slicer.mrmlScene, label, "reference", ct)
+        lab = np.where(label.array == 2, 1, label.array).astype(np.uint8)  # a prediction that misses every tumour
+        prediction = segmentation_from_labelmap(slicer.mrmlScene, label.with_array(lab), "prediction", ct)
+        result = SynTumorSegmentationLogic().evaluate(prediction, reference, ct)
+        self.assertEqual(result.metrics["lesion_tp"], 0)
+        self.assertGreaterEqual(result.lesionTable.GetNumberOfRows(), 1)
+        r, a, s = SynTumorSegmentationLogic.lesionCentre(result.lesionTable, 0)
+        slicer.modules.markups.logic().JumpSlicesToLocation(r, a, s, True)
+        self.delayDisplay("Test passed")

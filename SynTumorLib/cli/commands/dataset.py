@@ -1,0 +1,128 @@
+"""``syntumor dataset check|list|export-nnunet``: inspect, validate and convert datasets.
+
+Examples::
+
+    syntumor dataset list ~/data/Task07_Pancreas
+    syntumor dataset check ~/data/Task07_Pancreas --json check.json
+    syntumor dataset export-nnunet ~/data/Task07_Pancreas --out ~/nnUNet_raw --id 501 --name PancreasSyn
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _labels(text: str | None):
+    """``"7"`` → 7, ``"2,3"`` → [2, 3]."""
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"label values must be integers (e.g. 2 or 2,3), got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    from ...data.datasets import KINDS
+
+    p.add_argument("path", type=Path, help="dataset folder")
+    p.add_argument("--kind", default="auto", choices=("auto", *KINDS), help="dataset layout (default: detect)")
+    p.add_argument("--pancreas-label", type=_labels, default=None, metavar="V[,V]",
+                   help="source label value(s) of the pancreas (default: the layout's own, e.g. 11 for BTCV)")
+    p.add_argument("--tumour-label", type=_labels, default=None, metavar="V[,V]",
+                   help="source label value(s) of tumour (default: 2 where the layout has tumours)")
+
+
+def _open(args):
+    from ...data.datasets import open_dataset
+
+    return open_dataset(args.path, args.kind, pancreas_label=args.pancreas_label, tumour_label=args.tumour_label)
+
+
+def _progress(desc: str):
+    """A (fraction, message) callback drawing a tqdm bar on a terminal."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=1000, desc=desc, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
+
+    def cb(fraction: float, message: str = "") -> None:
+        bar.n = int(1000 * fraction)
+        bar.set_postfix_str(message, refresh=True)
+        if fraction >= 1.0:
+            bar.close()
+
+    return cb
+
+
+def _check(args) -> int:
+    from ...data.check import check_dataset
+    from ...data.nnunet_export import _is_inside
+    from ...utils.atomic import write_json_atomic, write_text_atomic
+    from ...utils.errors import InputError
+
+    ds = _open(args)
+    for out in (args.json, args.markdown):
+        if out is not None and _is_inside(out, ds.root):
+            raise InputError(f"{out}: report would be written inside the input dataset; choose another path")
+    report = check_dataset(ds, progress=_progress("checking"))
+    print(report.to_markdown(), end="")
+    if args.json:
+        write_json_atomic(args.json, report.to_dict())
+    if args.markdown:
+        write_text_atomic(args.markdown, report.to_markdown())
+    return 0 if report.ok else 1
+
+
+def _list(args) -> int:
+    ds = _open(args)
+    labels = ", ".join(f"{k}→{v}" for k, v in sorted(ds.label_map.items()))
+    print(f"# {ds.kind} dataset {ds.root}: {len(ds.cases())} cases, {len(ds.test_cases())} test cases; "
+          f"labels (source→canonical) {labels}{', other values → 0' if ds.others_to_background else ''}")
+    for c in ds.cases() + ds.test_cases():
+        print(f"{c.case_id}\t{c.image}\t{c.label if c.label is not None else '-'}")
+    return 0
+
+
+def _export(args) -> int:
+    from ...data.nnunet_export import export_nnunet
+
+    ds = _open(args)
+    folder = export_nnunet(ds, args.out, args.id, args.name, cases=args.cases, test_cases=args.test_cases,
+                           progress=_progress("exporting"))
+    print(folder)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dataset", help="list, check or export a dataset (MSD, NIH, BTCV, TotalSegmentator, folder)",
+                       description="List, validate and convert pancreas CT datasets. Labels are mapped to "
+                                   "0 background / 1 pancreas / 2 tumour.")
+    dsub = p.add_subparsers(dest="action", metavar="ACTION")
+    dsub.required = True
+
+    c = dsub.add_parser("check", help="validate every case and print a summary (exit 1 when errors are found)",
+                        description="Validate a dataset: missing/unreadable files, 2-D/4-D images, NaN, image/"
+                                    "label grid mismatch, unexpected label values, empty pancreas. Prints a "
+                                    "summary table; exit code 0 ok, 1 errors found, 2 unusable input.")
+    _add_source(c)
+    c.add_argument("--json", type=Path, help="also write the full report as JSON here")
+    c.add_argument("--markdown", type=Path, help="also write the report as Markdown here")
+    c.set_defaults(func=_check)
+
+    lst = dsub.add_parser("list", help="print the cases (id, image, label) of a dataset")
+    _add_source(lst)
+    lst.set_defaults(func=_list)
+
+    e = dsub.add_parser("export-nnunet", help="write an nnU-Net v2 raw dataset (DatasetNNN_Name)",
+                        description="Export to nnU-Net v2 raw format: imagesTr/<case>_0000.nii.gz, labelsTr/, "
+                                    "dataset.json. Re-running resumes an interrupted export.")
+    _add_source(e)
+    e.add_argument("--out", type=Path, required=True, help="nnU-Net raw folder (nnUNet_raw)")
+    e.add_argument("--id", type=int, required=True, help="dataset id 1..999 (e.g. 501)")
+    e.add_argument("--name", required=True, help="dataset name, e.g. PancreasSyn")
+    e.add_argument("--cases", nargs="+", default=None, metavar="ID", help="training case ids (default: all labelled)")
+    e.add_argument("--test-cases", nargs="+", default=None, metavar="ID", help="case ids for imagesTs")
+    e.set_defaults(func=_export)

@@ -1,0 +1,138 @@
+"""The data a study's arms train on, prepared once under ``OUT/data/`` and reused by every arm:
+
+* ``phantom-real`` / ``phantom-healthy`` — phantom cohorts when a dataset is ``"phantom"``;
+* ``healthy-merged`` — several healthy datasets (NIH + BTCV) merged into one MSD dataset (the
+  trainer takes one healthy folder); case ids are prefixed with the source's folder name;
+* ``noisy-<level>-s<seed>`` — the real dataset with corrupted tumour labels (noise arms);
+* ``synthetic-<size>-s<seed>`` — offline synthetic tumours in the healthy cases (nnU-Net size arms:
+  nnU-Net trains from files, so it cannot synthesise online).
+
+Every step resumes: finished cases are kept, so an interrupted study continues where it stopped.
+
+Example:
+    >>> import tempfile
+    >>> from SynTumorLib.experiments.spec import StudySpec
+    >>> spec = StudySpec.from_dict({"name": "t", "datasets": {"real": "/data/Task07"}, "arms": {"models": ["unet"]}})
+    >>> resolve_datasets(spec, tempfile.mkdtemp(), dry_run=True)
+    {'real': '/data/Task07', 'healthy': None}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..utils.errors import InputError
+from ..utils.progress import ProgressCallback
+from ..utils.seeding import child_seed
+from .spec import StudySpec
+
+PHANTOM = "phantom"
+
+
+def _phantom_cohort(out: Path, spec: StudySpec, healthy: bool, progress: ProgressCallback | None) -> Path:
+    from ..data.phantom import generate_cohort
+
+    p = spec.phantom
+    n = p["n_healthy"] if healthy else p["n_real"]
+    folder = out / ("phantom-healthy" if healthy else "phantom-real")
+    return generate_cohort(folder, int(n), seed=child_seed(int(p["seed"]), "healthy" if healthy else "real"),
+                           tumours=0 if healthy else p["tumours"], spacing=tuple(p["spacing"]),
+                           fov_mm=tuple(p["fov_mm"]), name=folder.name, progress=progress,
+                           case_prefix="healthy" if healthy else "phantom")
+
+
+def _merge_healthy(sources: list[str], folder: Path, progress: ProgressCallback | None) -> Path:
+    from ..data.datasets import open_dataset
+    from ..data.msd import MSDWriter
+
+    writer = MSDWriter(folder, name="healthy-merged", extra={"sources": sources})
+    jobs = []
+    for src in sources:
+        ds = open_dataset(src)
+        tag = Path(src).name or "healthy"
+        jobs += [(ds, c, f"{tag}_{c.case_id}") for c in ds.cases() if c.label is not None]
+    if not jobs:
+        raise InputError(f"healthy datasets {sources}: no labelled cases")
+    for n, (ds, case, cid) in enumerate(jobs):
+        if progress:
+            progress(n / len(jobs), f"merge healthy {cid}")
+        if not writer.has_case(cid):
+            image, label = ds.load(case)
+            writer.add_case(cid, image, label, info={"source": str(ds.root), "case": case.case_id})
+    return folder
+
+
+def resolve_datasets(spec: StudySpec, out: str | os.PathLike, progress: ProgressCallback | None = None,
+                     dry_run: bool = False) -> dict[str, str | None]:
+    """``{"real": folder, "healthy": folder or None}`` — generating phantoms / merging as needed."""
+    data = Path(out) / "data"
+    real = spec.datasets["real"]
+    healthy = list(spec.datasets["healthy"])
+    if dry_run:
+        return {"real": str(data / "phantom-real") if real == PHANTOM else real,
+                "healthy": None if not healthy else (str(data / "phantom-healthy") if healthy == [PHANTOM] else
+                                                     healthy[0] if len(healthy) == 1 else str(data / "healthy-merged"))}
+    for key, p in [("datasets.real", real)] + [("datasets.healthy", h) for h in healthy]:
+        if p.startswith("SET_ME"):
+            raise InputError(f"{key} is a placeholder in this spec; set it, e.g. {p.removeprefix('SET_ME:').strip()}")
+        if p != PHANTOM and not Path(p).exists():
+            raise InputError(f"dataset {p} not found (set it with --set datasets.real=... / datasets.healthy=[...])")
+    if real == PHANTOM:
+        real = str(_phantom_cohort(data, spec, False, progress))
+    if not healthy:
+        return {"real": real, "healthy": None}
+    if PHANTOM in healthy:
+        if healthy != [PHANTOM]:
+            raise InputError("datasets.healthy: 'phantom' cannot be mixed with other healthy datasets")
+        return {"real": real, "healthy": str(_phantom_cohort(data, spec, True, progress))}
+    if len(healthy) == 1:
+        return {"real": real, "healthy": healthy[0]}
+    return {"real": real, "healthy": str(_merge_healthy(healthy, data / "healthy-merged", progress))}
+
+
+def noisy_dataset(real: str, out: str | os.PathLike, level: str, seed: int, options: dict,
+                  progress: ProgressCallback | None = None) -> str:
+    """The real dataset with corrupted tumour labels at ``level`` (resumable)."""
+    from ..corruption import corrupt_dataset
+
+    folder = Path(out) / "data" / f"noisy-{level}-s{seed}"
+    corrupt_dataset(real, folder, level=level, seed=child_seed(seed, "noise", level), progress=progress, **options)
+    return str(folder)
+
+
+def offline_synthetic(healthy: str, out: str | os.PathLike, size: str, seed: int, copies: int,
+                      progress: ProgressCallback | None = None) -> str:
+    """``copies`` synthetic-tumour versions of every healthy case (size arm ``size``), MSD layout.
+
+    A healthy case whose pancreas cannot host the class (too small) is skipped and listed in
+    ``dataset.json`` (``syntumor.skipped``) rather than failing the study.
+    """
+    from ..data.datasets import open_dataset
+    from ..data.msd import MSDWriter
+    from ..insertion import insert_tumours
+
+    folder = Path(out) / "data" / f"synthetic-{size}-s{seed}"
+    writer = MSDWriter(folder, name=folder.name, extra={"healthy": healthy, "size": size, "seed": seed})
+    ds = open_dataset(healthy)
+    jobs = [(c, k) for c in ds.cases() if c.label is not None for k in range(int(copies))]
+    skipped = []
+    for n, (case, k) in enumerate(jobs):
+        cid = f"{case.case_id}_syn{k}"
+        if progress:
+            progress(n / len(jobs), f"synthesise {cid}")
+        if writer.has_case(cid):
+            continue
+        image, label = ds.load(case)
+        try:
+            img, lab, record = insert_tumours(image, label, {"size_class": size},
+                                              seed=child_seed(seed, "offline", size, case.case_id, k))
+        except InputError as e:
+            skipped.append({"case": cid, "reason": str(e)})
+            continue
+        writer.add_case(cid, img, lab, record=record)
+    writer.meta.setdefault("syntumor", {})["skipped"] = skipped
+    writer.flush()
+    if not writer.case_ids():
+        raise InputError(f"{healthy}: no healthy case could host a '{size}' tumour ({skipped[:1]})")
+    return str(folder)

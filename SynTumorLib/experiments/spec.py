@@ -1,0 +1,275 @@
+"""A study spec: which arms to train and evaluate, on which data, with which split, seeds and budget.
+
+A spec is JSON (``SynTumorLib/experiments/specs/*.json`` ship the paper's tables and smoke
+versions). Keys::
+
+    name, title            identifiers for the outputs
+    table                  "size" (Table 1 layout) or "noise" (Tables 2–3 layout)
+    datasets.real          real-tumour dataset (MSD Task07 …) or "phantom"
+    datasets.healthy       list of healthy datasets (NIH, BTCV …) or ["phantom"]; [] when unused
+    phantom                {n_real, n_healthy, seed, spacing, fov_mm, tumours} when a dataset is "phantom"
+    split                  {test_fraction, val_fraction} (4:1 as the paper) or {n_folds, folds, val_fraction}
+    seeds                  list of integer seeds (each seed: its own split shuffle and training seed)
+    arms                   {models: [...], sizes: [...], noise: [...]} — expanded to baselines + every
+                           model × size (sizes except "none") + every model × noise level; or a list of
+                           {model, size, noise} objects
+    budget                 TrainConfig keys shared by the MONAI arms (iterations, crop_size, batch_size …)
+    models                 per model: {"model": {name, args}, ...other TrainConfig keys}; "nnunet":
+                           NNUNetConfig keys (epochs, iterations_per_epoch, …)
+    synthesis              {synthetic_prob, offline_copies} — online probability; offline copies per
+                           healthy case for nnU-Net size arms
+    noise_options          extra keyword arguments of corrupt_dataset (control_points, mode …)
+    evaluation             {tolerance_mm, size_classes, include_empty}
+    device                 auto | cpu | cuda
+    reference              optional published numbers per arm id: {"unet-baseline": {"dsc": 48.48, "nsd": 43.26}}
+
+Overrides (``--set datasets.real=/data/Task07_Pancreas``) take a dotted key and a JSON value (a bare
+word is a string).
+
+Example:
+    >>> s = StudySpec.from_dict({"name": "t", "table": "size", "datasets": {"real": "phantom", "healthy": ["phantom"]},
+    ...                          "arms": {"models": ["unet"], "sizes": ["none", "large"]}})
+    >>> [a.arm_id for a in s.arms]
+    ['unet-baseline', 'unet-size-large']
+    >>> apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=x"])
+    {'a': {'b': 2, 'c': 'x'}}
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..utils.errors import InputError
+from ..utils.jsonio import read_json
+
+MODELS = ("unet", "dynunet", "swinunetr", "nnunet")
+SIZES = ("none", "tiny", "small", "medium", "large", "mixed")
+NOISE_LEVELS = ("none", "low", "moderate", "high", "extreme")
+TABLES = ("size", "noise")
+TOP_KEYS = {"name", "title", "description", "table", "datasets", "phantom", "split", "seeds", "arms", "budget",
+            "models", "synthesis", "noise_options", "evaluation", "device", "reference"}
+PHANTOM_DEFAULTS = {"n_real": 10, "n_healthy": 6, "seed": 0, "spacing": [2.0, 2.0, 2.0],
+                    "fov_mm": [128.0, 96.0, 80.0], "tumours": 1}
+SPLIT_DEFAULTS = {"test_fraction": 0.2, "val_fraction": 0.2, "n_folds": None, "folds": None}
+EVAL_DEFAULTS = {"tolerance_mm": 2.0, "size_classes": "syntumor", "include_empty": False}
+SYNTH_DEFAULTS = {"synthetic_prob": 0.5, "offline_copies": 2}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: a model trained with one synthetic size arm and/or one label-noise level."""
+
+    model: str
+    size: str = "none"
+    noise: str = "none"
+
+    @property
+    def arm_id(self) -> str:
+        parts = [self.model]
+        if self.size != "none":
+            parts.append(f"size-{self.size}")
+        if self.noise != "none":
+            parts.append(f"noise-{self.noise}")
+        return "-".join(parts) if len(parts) > 1 else f"{self.model}-baseline"
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.size == "none" and self.noise == "none"
+
+
+def _fail(msg: str):
+    raise InputError(f"study spec: {msg}")
+
+
+def _merge(name: str, defaults: dict, given: Any) -> dict:
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        _fail(f"'{name}' must be an object, got {given!r}")
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        _fail(f"unknown key(s) {unknown} in '{name}'; valid: {sorted(defaults)}")
+    return {**copy.deepcopy(defaults), **copy.deepcopy(given)}
+
+
+def _expand_arms(arms: Any) -> list[Arm]:
+    if isinstance(arms, list):
+        out = []
+        for a in arms:
+            if not isinstance(a, dict) or "model" not in a or set(a) - {"model", "size", "noise"}:
+                _fail(f"each arm must be an object with 'model' and optional 'size', 'noise', got {a!r}")
+            out.append(Arm(a["model"], a.get("size", "none"), a.get("noise", "none")))
+    elif isinstance(arms, dict):
+        unknown = set(arms) - {"models", "sizes", "noise"}
+        if unknown:
+            _fail(f"unknown key(s) {sorted(unknown)} in 'arms'; valid: models, sizes, noise")
+        models = arms.get("models") or _fail("'arms.models' must list at least one model")
+        sizes, levels = arms.get("sizes") or ["none"], arms.get("noise") or ["none"]
+        out = []
+        for m in models:
+            if "none" in sizes or "none" in levels:
+                out.append(Arm(m))
+            out += [Arm(m, size=s) for s in sizes if s != "none"]
+            out += [Arm(m, noise=n) for n in levels if n != "none"]
+    else:
+        _fail("'arms' must be an object {models, sizes, noise} or a list of arms")
+    for a in out:
+        if a.model not in MODELS:
+            _fail(f"unknown model {a.model!r}; choose from {', '.join(MODELS)}")
+        if a.size not in SIZES and not str(a.size).endswith(".json"):
+            _fail(f"unknown size arm {a.size!r}; choose from {', '.join(SIZES)} or a size-class .json")
+        if a.noise not in NOISE_LEVELS:
+            _fail(f"unknown noise level {a.noise!r}; choose from {', '.join(NOISE_LEVELS)}")
+    ids = [a.arm_id for a in out]
+    if len(set(ids)) != len(ids):
+        _fail(f"duplicate arms: {sorted({i for i in ids if ids.count(i) > 1})}")
+    if not out:
+        _fail("no arms")
+    return out
+
+
+@dataclass
+class StudySpec:
+    """A validated study spec (see the module doc for the keys)."""
+
+    name: str
+    table: str
+    datasets: dict
+    arms: list[Arm]
+    title: str = ""
+    description: str = ""
+    phantom: dict = field(default_factory=lambda: dict(PHANTOM_DEFAULTS))
+    split: dict = field(default_factory=lambda: dict(SPLIT_DEFAULTS))
+    seeds: list[int] = field(default_factory=lambda: [0])
+    budget: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    synthesis: dict = field(default_factory=lambda: dict(SYNTH_DEFAULTS))
+    noise_options: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=lambda: dict(EVAL_DEFAULTS))
+    device: str = "auto"
+    reference: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> StudySpec:
+        if not isinstance(d, dict):
+            _fail(f"must be a JSON object, got {type(d).__name__}")
+        unknown = sorted(set(d) - TOP_KEYS)
+        if unknown:
+            _fail(f"unknown key(s) {unknown}; valid: {sorted(TOP_KEYS)}")
+        name = d.get("name")
+        if not isinstance(name, str) or not name.strip():
+            _fail("'name' must be a non-empty string")
+        table = d.get("table", "size")
+        if table not in TABLES:
+            _fail(f"'table' must be one of {', '.join(TABLES)}, got {table!r}")
+        ds = d.get("datasets")
+        if not isinstance(ds, dict) or not ds.get("real"):
+            _fail("'datasets.real' must name the real-tumour dataset (a folder or \"phantom\")")
+        if set(ds) - {"real", "healthy"}:
+            _fail(f"unknown key(s) {sorted(set(ds) - {'real', 'healthy'})} in 'datasets'; valid: real, healthy")
+        healthy = ds.get("healthy") or []
+        healthy = [healthy] if isinstance(healthy, str) else list(healthy)
+        datasets = {"real": str(ds["real"]), "healthy": [str(h) for h in healthy]}
+        arms = _expand_arms(d.get("arms"))
+        if any(a.size != "none" for a in arms) and not datasets["healthy"]:
+            _fail("size arms synthesise tumours into healthy scans: give 'datasets.healthy'")
+        seeds = d.get("seeds", [0])
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            _fail(f"'seeds' must be a non-empty list of integers, got {seeds!r}")
+        split = _merge("split", SPLIT_DEFAULTS, d.get("split"))
+        if split["n_folds"] is not None:
+            n = split["n_folds"]
+            if not isinstance(n, int) or n < 2:
+                _fail(f"split.n_folds must be an integer ≥ 2, got {n!r}")
+            folds = split["folds"] if split["folds"] is not None else list(range(n))
+            if not isinstance(folds, list) or not folds or any(not isinstance(f, int) or not 0 <= f < n for f in folds):
+                _fail(f"split.folds must list folds in 0..{n - 1}, got {split['folds']!r}")
+            split["folds"] = folds
+        elif split["folds"] is not None:
+            _fail("split.folds needs split.n_folds")
+        for key in ("test_fraction", "val_fraction"):
+            if not isinstance(split[key], (int, float)) or not 0 <= split[key] < 1:
+                _fail(f"split.{key} must be a number in [0, 1), got {split[key]!r}")
+        if split["n_folds"] is None and split["test_fraction"] <= 0:
+            _fail("split.test_fraction must be > 0: a study evaluates on held-out test cases")
+        models = d.get("models") or {}
+        if not isinstance(models, dict) or set(models) - set(MODELS):
+            _fail(f"'models' must map model names ({', '.join(MODELS)}) to settings")
+        device = d.get("device", "auto")
+        if device not in ("auto", "cpu", "cuda"):
+            _fail(f"'device' must be auto, cpu or cuda, got {device!r}")
+        for key in ("budget", "noise_options", "reference"):
+            if not isinstance(d.get(key) or {}, dict):
+                _fail(f"'{key}' must be an object")
+        return cls(
+            name=name, table=table, datasets=datasets, arms=arms, title=str(d.get("title", "")),
+            description=str(d.get("description", "")), phantom=_merge("phantom", PHANTOM_DEFAULTS, d.get("phantom")),
+            split=split, seeds=list(seeds), budget=dict(d.get("budget") or {}), models=copy.deepcopy(models),
+            synthesis=_merge("synthesis", SYNTH_DEFAULTS, d.get("synthesis")),
+            noise_options=dict(d.get("noise_options") or {}),
+            evaluation=_merge("evaluation", EVAL_DEFAULTS, d.get("evaluation")), device=device,
+            reference=dict(d.get("reference") or {}), raw=copy.deepcopy(d),
+        )
+
+    @property
+    def folds(self) -> list[int | None]:
+        return list(self.split["folds"]) if self.split["n_folds"] is not None else [None]
+
+    def select(self, only: list[str] | None) -> list[Arm]:
+        """Arms whose id matches one of ``only`` (exact ids or shell patterns like ``unet-*``)."""
+        if not only:
+            return list(self.arms)
+        import fnmatch
+
+        chosen = [a for a in self.arms if any(fnmatch.fnmatchcase(a.arm_id, p) for p in only)]
+        if not chosen:
+            _fail(f"--only {' '.join(only)} matches no arm; arms are {', '.join(a.arm_id for a in self.arms)}")
+        return chosen
+
+
+def apply_overrides(d: dict, overrides: list[str] | None) -> dict:
+    """A copy of ``d`` with ``key.sub=value`` assignments applied (value parsed as JSON, else a string)."""
+    out = copy.deepcopy(d)
+    for item in overrides or []:
+        if "=" not in item:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. datasets.real=/data/Task07_Pancreas")
+        key, text = item.split("=", 1)
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise InputError(f"--set {item!r}: empty key")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        node = out
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if nxt is None:
+                nxt = node[p] = {}
+            if not isinstance(nxt, dict):
+                raise InputError(f"--set {item!r}: '{p}' is not an object in the spec")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def load_spec(path_or_name: str | Path, overrides: list[str] | None = None) -> StudySpec:
+    """Read a spec file (or a shipped spec by name, e.g. ``smoke-table1``) and apply overrides."""
+    p = Path(path_or_name)
+    if not p.is_file():
+        shipped = Path(__file__).parent / "specs" / f"{str(path_or_name).removesuffix('.json')}.json"
+        if shipped.is_file():
+            p = shipped
+        else:
+            names = sorted(q.stem for q in (Path(__file__).parent / "specs").glob("*.json"))
+            raise InputError(f"{path_or_name}: spec file not found (shipped specs: {', '.join(names)})")
+    d = read_json(p)
+    try:
+        return StudySpec.from_dict(apply_overrides(d, overrides))
+    except InputError as e:
+        raise InputError(f"{p}: {e}") from None

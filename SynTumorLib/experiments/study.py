@@ -1,0 +1,215 @@
+"""Run a study: train and evaluate every arm × seed (× fold) of a spec, then write the tables.
+
+Output folder::
+
+    OUT/spec.json                   the spec actually run (after --set overrides)
+    OUT/data/                       phantom cohorts, merged healthy set, noisy-label and offline synthetic sets
+    OUT/splits/seed<S>[-fold<F>].json   train / val / test case ids (shared by every arm of that seed/fold)
+    OUT/runs/<arm>/seed<S>[-fold<F>]/
+        model/ | nnunet/            the trained model (MONAI model folder, or the nnU-Net work folder)
+        pred/<case>.nii.gz          predictions of the test cases
+        eval/                       cases.csv, lesions.csv, summary.json, summary.md
+        result.json                 written last: the run is finished (a re-run skips it)
+    OUT/results.csv, arms.csv, table.md, table.html, dsc_by_arm.png, study.json
+
+The validation split (model selection) is separate from the test split (evaluation); every arm of a
+seed sees the same three lists. Arms whose ``result.json`` exists are skipped, and interrupted
+runs resume (training from its last checkpoint, predictions case by case).
+
+Example:
+    >>> from SynTumorLib.experiments.spec import load_spec
+    >>> plan = run_study(load_spec("smoke-table1"), "/tmp/study", dry_run=True)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..utils.atomic import write_json_atomic
+from ..utils.errors import InputError
+from ..utils.jsonio import read_json
+from ..utils.progress import ProgressCallback
+from .spec import Arm, StudySpec
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training + evaluation: an arm at one seed (and fold)."""
+
+    arm: Arm
+    seed: int
+    fold: int | None
+
+    @property
+    def split_name(self) -> str:
+        return f"seed{self.seed}" + ("" if self.fold is None else f"-fold{self.fold}")
+
+    def folder(self, out: Path) -> Path:
+        return out / "runs" / self.arm.arm_id / self.split_name
+
+
+def plan_runs(spec: StudySpec, only: list[str] | None = None) -> list[Run]:
+    return [Run(a, s, f) for a in spec.select(only) for s in spec.seeds for f in spec.folds]
+
+
+def study_splits(spec: StudySpec, real: str, seed: int, fold: int | None, out: Path) -> dict[str, list[str]]:
+    """The train/val/test ids of one seed (and fold), saved under ``OUT/splits``."""
+    from ..data.datasets import open_dataset
+    from ..segmentation.splits import make_splits
+
+    ids = [c.case_id for c in open_dataset(real).cases() if c.label is not None]
+    s = spec.split
+    splits = make_splits(ids, seed, s["test_fraction"], s["val_fraction"], s["n_folds"], fold)
+    if not splits["test"]:
+        raise InputError(f"{real}: {len(ids)} cases leave no test case; add cases or raise split.test_fraction")
+    write_json_atomic(out / "splits" / (f"seed{seed}" + ("" if fold is None else f"-fold{fold}") + ".json"), splits)
+    return splits
+
+
+def monai_train_config(spec: StudySpec, run: Run, data: dict, splits: dict) -> dict[str, Any]:
+    """The TrainConfig dict of a U-Net / DynUNet / SwinUNETR arm: budget + model preset + arm data."""
+    settings = dict(spec.models.get(run.arm.model) or {})
+    cfg = {**spec.budget, **{k: v for k, v in settings.items() if k != "model"}}
+    cfg["model"] = settings.get("model") or {"name": run.arm.model}
+    cfg["data"] = {"real": data["real"], "arm": run.arm.size,
+                   "healthy": data["healthy"] if run.arm.size != "none" else None,
+                   "synthetic_prob": spec.synthesis["synthetic_prob"], "noisy_labels": data.get("noisy")}
+    cfg["split"] = {k: list(splits[k]) for k in ("train", "val", "test")}
+    cfg["seed"] = run.seed
+    cfg["device"] = spec.device
+    cfg["name"] = f"{spec.name}/{run.arm.arm_id}/{run.split_name}"
+    return cfg
+
+
+def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) -> dict:
+    from ..data.datasets import open_dataset
+    from ..data.io import write_volume
+    from ..segmentation import TrainConfig, load_model, predict_volume, train
+
+    timings = {}
+    model_dir, done = folder / "model", folder / "train.done"
+    if not done.is_file():
+        cfg = TrainConfig.from_dict(monai_train_config(spec, run, data, splits), source=f"arm {run.arm.arm_id}")
+        t0 = time.perf_counter()
+        train(cfg, model_dir, resume=(model_dir / "checkpoints" / "last.pt").is_file(),
+              progress=lambda f, m: progress(0.8 * f, m))
+        timings["train_s"] = round(time.perf_counter() - t0, 2)
+        write_json_atomic(done, timings)
+    else:
+        timings.update(read_json(done))
+    t0 = time.perf_counter()
+    model = load_model(model_dir, device=_auto_device(spec.device))
+    ds = open_dataset(data["real"])
+    for n, cid in enumerate(splits["test"]):
+        dst = folder / "pred" / f"{cid}.nii.gz"
+        progress(0.8 + 0.15 * n / len(splits["test"]), f"predict {cid}")
+        if not dst.is_file():
+            write_volume(predict_volume(model, ds.load_image(ds.case(cid)), device=spec.device), dst)
+    timings["predict_s"] = round(time.perf_counter() - t0, 2)
+    return timings
+
+
+def _auto_device(device: str) -> str:
+    import torch
+
+    return "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+
+
+def _train_and_predict_nnunet(spec, run, data, splits, folder: Path, progress) -> dict:
+    from ..segmentation.nnunet import NNUNetConfig, predict_nnunet, train_nnunet
+
+    cfg = NNUNetConfig.from_dict({**(spec.models.get("nnunet") or {}), "device": spec.device, "seed": run.seed})
+    t0 = time.perf_counter()
+    train_nnunet(data["real"], folder / "nnunet", cfg, synthetic=data.get("synthetic"), noisy=data.get("noisy"),
+                 train_cases=splits["train"], val_cases=splits["val"] or None,
+                 progress=lambda f, m: progress(0.8 * f, m))
+    t1 = time.perf_counter()
+    predict_nnunet(folder / "nnunet", data["real"], folder / "pred", case_ids=splits["test"],
+                   progress=lambda f, m: progress(0.8 + 0.15 * f, m))
+    return {"train_s": round(t1 - t0, 2), "predict_s": round(time.perf_counter() - t1, 2)}
+
+
+def run_one(spec: StudySpec, run: Run, datasets: dict, out: Path, progress: ProgressCallback | None = None) -> dict:
+    """Prepare the arm's data, train, predict the test cases, evaluate; write ``result.json``."""
+    from ..metrics.evaluate import evaluate_folders
+    from .data import noisy_dataset, offline_synthetic
+
+    cb = progress or (lambda f, m: None)
+    folder = run.folder(out)
+    t0 = time.perf_counter()
+    splits = study_splits(spec, datasets["real"], run.seed, run.fold, out)
+    data = dict(datasets)
+    if run.arm.noise != "none":
+        data["noisy"] = noisy_dataset(datasets["real"], out, run.arm.noise, run.seed, spec.noise_options)
+    if run.arm.size != "none" and run.arm.model == "nnunet":
+        data["synthetic"] = offline_synthetic(datasets["healthy"], out, run.arm.size, run.seed,
+                                              spec.synthesis["offline_copies"])
+    step = _train_and_predict_nnunet if run.arm.model == "nnunet" else _train_and_predict_monai
+    timings = step(spec, run, data, splits, folder, cb)
+    ev = spec.evaluation
+    summary = evaluate_folders(folder / "pred", datasets["real"], folder / "eval", tolerance_mm=ev["tolerance_mm"],
+                               size_classes=ev["size_classes"], include_empty=ev["include_empty"])
+    cases = summary.pop("cases")
+    timings["total_s"] = round(time.perf_counter() - t0, 2)
+    result = {"study": spec.name, "arm": run.arm.arm_id, "model": run.arm.model, "size": run.arm.size,
+              "noise": run.arm.noise, "seed": run.seed, "fold": run.fold, "splits": splits,
+              "summary": summary, "cases": [{k: v for k, v in c.items() if k != "lesions"} for c in cases],
+              "timings": timings}
+    write_json_atomic(folder / "result.json", result)
+    cb(1.0, f"{run.arm.arm_id} {run.split_name} done")
+    return result
+
+
+def run_study(
+    spec: StudySpec,
+    out_dir: str | os.PathLike,
+    only: list[str] | None = None,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run (or, with ``dry_run``, only list) every pending run of ``spec``; then write the tables.
+
+    Returns ``{"runs": [{"arm", "split", "status", "folder"}...], "outputs": {...}, "wall_s"}``;
+    status is ``done`` (skipped: result.json exists), ``ran`` or ``pending`` (dry run).
+    """
+    from .data import resolve_datasets
+    from .tables import write_outputs
+
+    out = Path(out_dir)
+    runs = plan_runs(spec, only)
+    t0 = time.perf_counter()
+    status = [{"arm": r.arm.arm_id, "split": r.split_name, "folder": str(r.folder(out)),
+               "status": "done" if (r.folder(out) / "result.json").is_file() else "pending"} for r in runs]
+    if dry_run:
+        return {"runs": status, "datasets": resolve_datasets(spec, out, dry_run=True), "outputs": {}, "wall_s": 0.0}
+    out.mkdir(parents=True, exist_ok=True)
+    spec_path = out / "spec.json"
+    if spec_path.is_file():
+        old = read_json(spec_path)
+        if _core(old) != _core(spec.raw):
+            raise InputError(f"{out}: holds a study run with another spec (datasets, split, seeds, budget or models "
+                             "differ); use another --out folder")
+    write_json_atomic(spec_path, spec.raw)
+    cb = progress or (lambda f, m: None)
+    pending = [r for r, s in zip(runs, status, strict=True) if s["status"] == "pending"]
+    datasets = resolve_datasets(spec, out, progress=lambda f, m: cb(0.0, m)) if pending else None
+    for n, (r, s) in enumerate(zip(runs, status, strict=True)):
+        if s["status"] == "done":
+            continue
+        run_one(spec, r, datasets, out, lambda f, m, n=n, r=r: cb((n + f) / len(runs), f"{r.arm.arm_id}: {m}"))
+        s["status"] = "ran"
+    outputs = write_outputs(spec, out)
+    wall = round(time.perf_counter() - t0, 2)
+    write_json_atomic(out / "study.json", {"name": spec.name, "runs": status, "outputs": outputs, "wall_s": wall})
+    cb(1.0, "study done")
+    return {"runs": status, "outputs": outputs, "wall_s": wall}
+
+
+def _core(d: dict) -> dict:
+    """The parts of a spec that change results (arms may be added; titles and references may change)."""
+    return {k: d.get(k) for k in ("datasets", "phantom", "split", "seeds", "budget", "models", "synthesis",
+                                  "noise_options", "evaluation")}

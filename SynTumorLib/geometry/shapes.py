@@ -1,0 +1,169 @@
+"""Tumour shapes: ellipsoids in millimetres with an elastic boundary, built in a small local box.
+
+A shape is drawn once (semi-axes, orientation, σ, elastic seed — see :func:`draw_shape`) and then
+rendered deterministically (:func:`render_shape`), so a record of the draw replays bit-for-bit.
+
+Conventions: semi-axes are given as ``(r_x, r_y, r_z)`` along the image axes i, j, k (what Slicer
+shows as x, y, z); the rotation is a 3×3 matrix acting on physical offsets expressed along the
+array axes (k, j, i) in mm, so an identity rotation gives an axis-aligned ellipsoid. The local box
+spans 4 r_max per axis — the box the reference code deforms the tumour in (``get_ellipsoid`` makes
+a ``4x × 4y × 4z`` array) — so the 3×3 control-point grid has the reference's coarseness.
+
+Example:
+    >>> import numpy as np
+    >>> s = draw_shape(np.random.default_rng(0), (8.0, 8.0), (1.0, 2.0), random_orientation=True)
+    >>> m = render_shape(s, spacing_kji=(2.5, 0.8, 0.8))
+    >>> m.dtype, bool(m.any())
+    (dtype('bool'), True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..utils.errors import InputError
+from .elastic import elastic_deform_mask
+
+
+@dataclass(frozen=True)
+class ShapeDraw:
+    """Everything needed to render one tumour shape (JSON-able through :meth:`to_dict`)."""
+
+    semi_axes_mm: tuple[float, float, float]  # (r_x, r_y, r_z) along i, j, k
+    rotation: tuple[tuple[float, ...], ...] | None  # 3×3 on (k, j, i) mm offsets; None = axis-aligned
+    sigma_mm: float
+    elastic_seed: int
+    elastic_mode: str = "independent"
+
+    def to_dict(self) -> dict:
+        return {
+            "semi_axes_mm": [float(x) for x in self.semi_axes_mm],
+            "rotation": None if self.rotation is None else [[float(v) for v in r] for r in self.rotation],
+            "sigma_mm": float(self.sigma_mm),
+            "elastic_seed": int(self.elastic_seed),
+            "elastic_mode": self.elastic_mode,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ShapeDraw:
+        rot = d.get("rotation")
+        return cls(
+            tuple(float(x) for x in d["semi_axes_mm"]),  # type: ignore[arg-type]
+            None if rot is None else tuple(tuple(float(v) for v in r) for r in rot),
+            float(d["sigma_mm"]),
+            int(d["elastic_seed"]),
+            str(d.get("elastic_mode", "independent")),
+        )
+
+    @property
+    def nominal_volume_mm3(self) -> float:
+        a, b, c = self.semi_axes_mm
+        return 4.0 / 3.0 * np.pi * a * b * c
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """A rotation uniformly distributed on SO(3) (QR of a Gaussian matrix, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((3, 3)))
+    q = q * np.sign(np.diag(r))[None, :]
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def check_semi_axes(semi_axes_mm: Sequence[float], what: str = "radii") -> tuple[float, float, float]:
+    try:
+        axes = tuple(float(x) for x in semi_axes_mm)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: expected three numbers in mm, got {semi_axes_mm!r}") from None
+    if len(axes) != 3:
+        raise InputError(f"{what}: expected three semi-axes (x, y, z) in mm, got {len(axes)}")
+    if not all(np.isfinite(axes)) or min(axes) <= 0:
+        raise InputError(f"{what}: semi-axes must be > 0 mm, got {list(axes)}")
+    return axes  # type: ignore[return-value]
+
+
+def draw_shape(
+    rng: np.random.Generator,
+    range_mm: tuple[float, float],
+    sigma_range_mm: tuple[float, float],
+    *,
+    random_orientation: bool = True,
+    elastic_mode: str = "independent",
+    integer_axes: bool = False,
+    semi_axes_mm: Sequence[float] | None = None,
+    sigma_mm: float | None = None,
+) -> ShapeDraw:
+    """Draw semi-axes per Eq. 1 (each axis ~ U(lo, hi)), σ ~ U(σ_lo, σ_hi), orientation and seed.
+
+    ``integer_axes`` draws whole millimetres (the reference's ``random.randint``); explicit
+    ``semi_axes_mm`` / ``sigma_mm`` replace the corresponding draws.
+    """
+    lo, hi = range_mm
+    if semi_axes_mm is not None:
+        axes = check_semi_axes(semi_axes_mm)
+    elif integer_axes:
+        axes = tuple(float(x) for x in rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=3))
+    else:
+        axes = tuple(float(x) for x in rng.uniform(lo, hi, size=3))
+    s = float(rng.uniform(*sigma_range_mm)) if sigma_mm is None else float(sigma_mm)
+    if not np.isfinite(s) or s < 0:
+        raise InputError(f"elastic sigma must be ≥ 0 mm, got {s}")
+    rot = random_rotation(rng) if random_orientation else None
+    seed = int(rng.integers(0, 2**31 - 1))
+    rot_t = None if rot is None else tuple(tuple(float(v) for v in row) for row in rot)
+    return ShapeDraw(axes, rot_t, s, seed, elastic_mode)  # type: ignore[arg-type]
+
+
+def box_half_extent(semi_axes_mm: Sequence[float], spacing_kji: Sequence[float]) -> np.ndarray:
+    """Half size (voxels, k, j, i) of the local box: 2 r_max per axis, plus one voxel."""
+    rmax = max(semi_axes_mm)
+    return np.ceil(2.0 * rmax / np.asarray(spacing_kji, dtype=np.float64)).astype(int) + 1
+
+
+def ellipsoid_mask(
+    semi_axes_mm: Sequence[float],
+    spacing_kji: Sequence[float],
+    rotation: np.ndarray | None = None,
+    offset_vox: Sequence[float] = (0.0, 0.0, 0.0),
+) -> np.ndarray:
+    """Solid ellipsoid in a box of half extent :func:`box_half_extent`, centred on the box's middle
+    voxel shifted by ``offset_vox`` (sub-voxel, k, j, i)."""
+    sp = np.asarray(spacing_kji, dtype=np.float64)
+    half = box_half_extent(semi_axes_mm, sp)
+    grids = [(np.arange(-h, h + 1) - o) * s for h, o, s in zip(half, offset_vox, sp)]
+    rx, ry, rz = semi_axes_mm
+    radii_kji = np.array([rz, ry, rx])
+    if rotation is None:
+        q = [(g / r) ** 2 for g, r in zip(grids, radii_kji)]
+        return (q[0][:, None, None] + q[1][None, :, None] + q[2][None, None, :]) <= 1.0
+    # Local coordinates u = Rᵀ p; the ellipsoid is Σ (u_a / r_a)² ≤ 1.
+    rt = np.asarray(rotation, dtype=np.float64).T / radii_kji[:, None]
+    k, j, i = np.meshgrid(*grids, indexing="ij", sparse=True)
+    acc = np.zeros((len(grids[0]), len(grids[1]), len(grids[2])))
+    for a in range(3):
+        acc += (rt[a, 0] * k + rt[a, 1] * j + rt[a, 2] * i) ** 2
+    return acc <= 1.0
+
+
+def render_shape(draw: ShapeDraw, spacing_kji: Sequence[float], offset_vox: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """The (elastically deformed) tumour mask in its local box; the box centre is the nominal centre."""
+    rot = None if draw.rotation is None else np.asarray(draw.rotation)
+    mask = ellipsoid_mask(draw.semi_axes_mm, spacing_kji, rot, offset_vox)
+    if draw.sigma_mm > 0:
+        # margin r_max: bbox (2 r) + r each side = the reference's 4 r box
+        mask = elastic_deform_mask(
+            mask, draw.sigma_mm, spacing_kji, seed=draw.elastic_seed, mode=draw.elastic_mode,
+            margin_mm=max(draw.semi_axes_mm),
+        )
+    return mask
+
+
+def centroid(mask: np.ndarray) -> np.ndarray:
+    """Centre of mass (k, j, i) of a boolean mask (voxel units)."""
+    idx = np.nonzero(mask)
+    if len(idx[0]) == 0:
+        raise InputError("empty tumour mask has no centre")
+    return np.array([float(x.mean()) for x in idx])

@@ -1,0 +1,82 @@
+"""Saving and loading a scene with its data files (used by batch scripts and the tests).
+
+In the Slicer application ``slicer.util.saveScene`` does this; this module needs only MRML, so it
+also works in ``PythonSlicer`` and with the Qt-free ``slicer-core`` wheel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import slicer
+
+# Classes a bare vtkMRMLScene (slicer-core, no module logics) does not know but SynTumor writes.
+_EXTRA_CLASSES = ("vtkMRMLMarkupsJsonStorageNode", "vtkMRMLMarkupsFiducialNode", "vtkMRMLMarkupsFiducialDisplayNode",
+                  "vtkMRMLTableNode", "vtkMRMLTableStorageNode", "vtkMRMLSegmentationStorageNode")
+
+
+def register_node_classes(scene) -> None:
+    """Register the node classes above when missing (the application registers them itself)."""
+    for cls in _EXTRA_CLASSES:
+        if not scene.IsNodeClassRegistered(cls) and hasattr(slicer, cls):
+            scene.RegisterNodeClass(getattr(slicer, cls)())
+
+
+def _storage_node(scene, node):
+    storage = node.GetStorageNode()
+    if storage is None:
+        node.AddDefaultStorageNode()
+        storage = node.GetStorageNode()
+    if storage is None and node.IsA("vtkMRMLMarkupsNode"):
+        storage = scene.AddNewNodeByClass("vtkMRMLMarkupsJsonStorageNode")
+        node.SetAndObserveStorageNodeID(storage.GetID())
+    return storage
+
+
+def save_scene(scene, mrml_path: str | os.PathLike) -> list[Path]:
+    """Write every storable node's data next to ``mrml_path`` and the scene file itself.
+
+    Returns the written data files. Raises ``OSError`` when a node or the scene cannot be written.
+    """
+    mrml_path = Path(mrml_path).resolve()
+    folder = mrml_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    register_node_classes(scene)
+    written = []
+    nodes = [scene.GetNthNodeByClass(i, "vtkMRMLStorableNode")
+             for i in range(scene.GetNumberOfNodesByClass("vtkMRMLStorableNode"))]
+    for node in nodes:
+        if not node.GetSaveWithScene():
+            continue
+        storage = _storage_node(scene, node)
+        if storage is None:
+            continue
+        ext = storage.GetDefaultWriteFileExtension()
+        # the node ID keeps file names unique even when two nodes share a name
+        path = folder / f"{node.GetID()}_{_safe(node.GetName())}.{ext}"
+        storage.SetFileName(str(path))
+        if not storage.WriteData(node):
+            raise OSError(f"could not write node '{node.GetName()}' to {path}")
+        written.append(path)
+    scene.SetRootDirectory(str(folder))
+    scene.SetURL(str(mrml_path))
+    if not scene.Commit():
+        raise OSError(f"could not write the scene file {mrml_path}")
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "node"
+
+
+def load_scene(mrml_path: str | os.PathLike, scene=None):
+    """Load a ``.mrml`` file (and the data files it references) into ``scene`` (default: a new one)."""
+    scene = scene or slicer.vtkMRMLScene()
+    register_node_classes(scene)
+    mrml_path = Path(mrml_path)
+    if not mrml_path.is_file():
+        raise FileNotFoundError(f"scene file not found: {mrml_path}")
+    scene.SetURL(str(mrml_path.resolve()))
+    scene.Import()
+    return scene

@@ -1,0 +1,138 @@
+"""The tumour-texture interface every backend implements, and the registry that finds them.
+
+A texture model turns "a CT region + a tumour mask" into "the same region with a tumour in it".
+Randomness is split from work (TorchIO's random/deterministic pair) so that insertion records
+replay bit-for-bit:
+
+* :meth:`TextureModel.sample` draws every random parameter from a seed and returns a JSON-able dict
+  (it must include everything :meth:`apply` needs, e.g. a ``"noise_seed"``);
+* :meth:`TextureModel.apply` is deterministic: ``apply(region, mask, organ, spacing, params)`` →
+  new HU for the whole region (float32, same shape). Voxels farther than ``params["margin_mm"]``
+  from the mask must come back **unchanged** (the caller writes back only the changed voxels and
+  documents the margin in the record).
+
+Inputs given to ``apply`` are a region around one tumour (never the whole CT): ``image_hu``
+float32 HU, ``tumour_mask`` bool (this tumour), ``organ_mask`` bool (organ voxels not covered by
+any tumour), ``spacing_kji`` (mm per array axis). They must not be modified.
+
+Backends are found by :func:`get_texture`:
+
+* ``"statistical"`` (default, no training) → :class:`~SynTumorLib.texture.statistical.StatisticalTexture`;
+* a ``.json`` file written by ``syntumor texture fit`` → a fitted statistical model;
+* a model **folder** → ``SynTumorLib.texture.diffusion.from_folder(folder, **params)`` (the latent
+  diffusion backend; imported lazily, a clear error when it is not installed);
+* a name added with :func:`register_texture`.
+
+Example:
+    >>> import numpy as np
+    >>> tex = get_texture("statistical")
+    >>> img = np.full((20, 20, 20), 100.0, np.float32)
+    >>> m = np.zeros(img.shape, bool); m[7:13, 7:13, 7:13] = True
+    >>> out, params = tex.synthesize(img, m, ~m, (1.0, 1.0, 1.0), seed=0)
+    >>> bool(out[10, 10, 10] < 90), bool(out[0, 0, 0] == 100.0)
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..utils.errors import InputError, ModelFolderError
+
+
+class TextureModel(ABC):
+    """Base class of tumour-texture backends (see the module docstring for the contract)."""
+
+    #: short backend name written into records (``"statistical"``, ``"diffusion"``, ...)
+    name: str = "base"
+
+    @abstractmethod
+    def sample(self, seed: int) -> dict[str, Any]:
+        """Draw the random parameters of one tumour (JSON-able; includes ``margin_mm``)."""
+
+    @abstractmethod
+    def apply(
+        self,
+        image_hu: np.ndarray,
+        tumour_mask: np.ndarray,
+        organ_mask: np.ndarray,
+        spacing_kji: Sequence[float],
+        params: dict[str, Any],
+    ) -> np.ndarray:
+        """Deterministically render the tumour; returns float32 HU of the region's shape."""
+
+    def config(self) -> dict[str, Any]:
+        """Constructor settings, so :func:`get_texture` can rebuild the model from a record."""
+        return {}
+
+    def margin_mm(self) -> float:
+        """How far outside the tumour mask the model may change voxels (used to size regions)."""
+        return 2.0
+
+    def synthesize(self, image_hu, tumour_mask, organ_mask, spacing_kji, seed: int) -> tuple[np.ndarray, dict]:
+        """``sample`` + ``apply`` in one call: returns (new HU float32, params)."""
+        params = self.sample(int(seed))
+        return self.apply(image_hu, tumour_mask, organ_mask, spacing_kji, params), params
+
+    def describe(self) -> dict[str, Any]:
+        """``{"name": ..., "config": ...}`` — what an insertion record stores about the texture."""
+        return {"name": self.name, "config": self.config()}
+
+
+_REGISTRY: dict[str, Callable[..., TextureModel]] = {}
+
+
+def register_texture(name: str, factory: Callable[..., TextureModel]) -> None:
+    """Make ``get_texture(name, **params)`` call ``factory(**params)``."""
+    _REGISTRY[name] = factory
+
+
+def _statistical(**params) -> TextureModel:
+    from .statistical import StatisticalTexture
+
+    return StatisticalTexture(**params)
+
+
+register_texture("statistical", _statistical)
+
+
+def get_texture(name_or_path: str | os.PathLike | TextureModel | dict = "statistical", **params) -> TextureModel:
+    """Resolve a texture backend by name, fitted-JSON path, model folder, record dict or instance.
+
+    Raises:
+        InputError: unknown name, or a path that is neither a fitted JSON nor a model folder.
+        ModelFolderError: a model folder that the diffusion backend cannot load.
+    """
+    if isinstance(name_or_path, TextureModel):
+        return name_or_path
+    if isinstance(name_or_path, dict):  # {"name": ..., "config": ...} from a record
+        cfg = dict(name_or_path.get("config") or {})
+        cfg.update(params)
+        if "folder" in cfg:
+            return get_texture(cfg.pop("folder"), **cfg)
+        return get_texture(str(name_or_path.get("name", "statistical")), **cfg)
+    s = str(name_or_path)
+    if s in _REGISTRY:
+        return _REGISTRY[s](**params)
+    path = Path(s)
+    if path.is_file() and path.suffix.lower() == ".json":
+        from .statistical import StatisticalTexture
+
+        return StatisticalTexture.from_json(path, **params)
+    if path.is_dir():
+        try:
+            from . import diffusion  # noqa: F401  (the latent-diffusion backend, another part)
+            from .diffusion import from_folder
+        except ImportError as e:
+            raise ModelFolderError(
+                f"{path}: a texture model folder needs the diffusion backend "
+                f"(SynTumorLib.texture.diffusion), which cannot be imported ({e})"
+            ) from None
+        return from_folder(path, **params)
+    known = ", ".join(sorted(_REGISTRY))
+    raise InputError(f"unknown texture {s!r}: use one of {known}, a fitted texture JSON or a model folder")

@@ -1,0 +1,127 @@
+"""The first stage: a 3-D VQ-GAN (MONAI ``VQVAE`` + ``PatchDiscriminator``) or an ``AutoencoderKL``.
+
+Paper §2.1: the encoder ``E`` compresses a windowed CT crop ``x ∈ [0, 1]`` into latent features
+``x_l`` (4× smaller per axis); the decoder ``D`` maps a latent back to an image. The VQ variant
+quantizes ``x_l`` to a learned codebook (Esser et al. 2021, the reference's design); the KL variant
+(Rombach et al. 2022) regularises a Gaussian latent with a small KL term instead.
+
+Example:
+    >>> import torch
+    >>> cfg = {"kind": "vqvae", "channels": [8, 8], "num_res_layers": 1, "latent_channels": 2,
+    ...        "num_embeddings": 16}
+    >>> ae = TextureAutoencoder(cfg).eval()
+    >>> x = torch.rand(1, 1, 16, 16, 16)
+    >>> tuple(ae.encode(x).shape), tuple(ae.decode(ae.encode(x)).shape)
+    ((1, 2, 4, 4, 4), (1, 1, 16, 16, 16))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...utils.errors import InputError
+
+KINDS = ("vqvae", "kl")
+DOWNSAMPLING = 4  # two stride-2 stages: 96³ → 24³ (paper/reference), 32³ → 8³ (tiny)
+
+
+def _check(cfg: dict[str, Any]) -> None:
+    kind = cfg.get("kind", "vqvae")
+    if kind not in KINDS:
+        raise InputError(f"autoencoder kind must be one of {KINDS}, got {kind!r}")
+    ch = cfg.get("channels")
+    if not isinstance(ch, (list, tuple)) or len(ch) != 2 or any(int(c) < 1 for c in ch):
+        raise InputError(f"autoencoder channels must be two positive integers (4× downsampling), got {ch!r}")
+    if int(cfg.get("latent_channels", 0)) < 1:
+        raise InputError("autoencoder latent_channels must be ≥ 1")
+
+
+class TextureAutoencoder(nn.Module):
+    """``encode`` (x → latent, deterministic), ``decode`` (latent → x) and ``forward`` (training).
+
+    Args:
+        cfg: the ``autoencoder`` section of a config: ``kind`` (``vqvae``|``kl``), ``channels``
+            (two levels), ``num_res_layers``, ``latent_channels``, ``num_embeddings`` (VQ codebook size),
+            ``commitment_cost``; for ``kl`` also ``norm_num_groups``.
+    """
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        _check(cfg)
+        self.kind = cfg.get("kind", "vqvae")
+        ch = [int(c) for c in cfg["channels"]]
+        lat = int(cfg["latent_channels"])
+        nres = int(cfg.get("num_res_layers", 1))
+        if self.kind == "vqvae":
+            from monai.networks.nets import VQVAE
+
+            self.net = VQVAE(
+                spatial_dims=3, in_channels=1, out_channels=1, channels=ch, num_res_layers=nres,
+                num_res_channels=ch,
+                # (stride, kernel, dilation, padding): each stage halves the size → 4× in total
+                downsample_parameters=((2, 4, 1, 1), (2, 4, 1, 1)),
+                upsample_parameters=((2, 4, 1, 1, 0), (2, 4, 1, 1, 0)),
+                num_embeddings=int(cfg.get("num_embeddings", 256)), embedding_dim=lat,
+                commitment_cost=float(cfg.get("commitment_cost", 0.25)), decay=float(cfg.get("ema_decay", 0.99)),
+                ddp_sync=True,
+            )
+        else:
+            from monai.networks.nets import AutoencoderKL
+
+            # AutoencoderKL downsamples len(channels) − 1 times: three levels give 4×
+            self.net = AutoencoderKL(
+                spatial_dims=3, in_channels=1, out_channels=1, num_res_blocks=nres,
+                channels=(ch[0], ch[1], ch[1]), attention_levels=(False, False, False), latent_channels=lat,
+                norm_num_groups=int(cfg.get("norm_num_groups", min(8, ch[0]))),
+                with_encoder_nonlocal_attn=False, with_decoder_nonlocal_attn=False,
+            )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B,1,D,H,W) in [0,1] → latent ``x_l`` (B,C,D/4,H/4,W/4); quantized for VQ, μ for KL."""
+        if self.kind == "vqvae":
+            return self.net.encode_stage_2_inputs(x)
+        z_mu, _ = self.net.encode(x)
+        return z_mu
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """latent → image (B,1,D,H,W), roughly in [0,1]; VQ re-quantizes first (snaps to codes)."""
+        return self.net.decode_stage_2_outputs(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training pass: (reconstruction, regulariser) — the VQ commitment loss or the KL divergence."""
+        if self.kind == "vqvae":
+            recon, q_loss = self.net(x)
+            return recon, q_loss
+        recon, mu, sigma = self.net(x)
+        # KL(N(μ, σ²) ‖ N(0, 1)) per voxel, summed over channels/space, averaged over the batch
+        kl = 0.5 * (mu.pow(2) + sigma.pow(2) - torch.log(sigma.pow(2) + 1e-12) - 1)
+        return recon, kl.sum(dim=list(range(1, kl.ndim))).mean()
+
+
+def build_discriminator(cfg: dict[str, Any]) -> nn.Module:
+    """A 3-D PatchGAN discriminator (Isola et al.; MONAI ``PatchDiscriminator``)."""
+    from monai.networks.nets import PatchDiscriminator
+
+    return PatchDiscriminator(spatial_dims=3, channels=int(cfg.get("channels", 16)), in_channels=1,
+                              num_layers_d=int(cfg.get("num_layers_d", 2)), norm="INSTANCE")
+
+
+def build_perceptual_loss(weights_path: str | None) -> nn.Module | None:
+    """A perceptual loss only when the user supplies backbone weights (nothing is ever downloaded).
+
+    The file must hold a torchvision ResNet-50 state dict (e.g. RadImageNet weights); MONAI's
+    ``PerceptualLoss`` applies it slice-wise ("fake 3-D") on the three orthogonal planes.
+    """
+    if not weights_path:
+        return None
+    from pathlib import Path
+
+    if not Path(weights_path).is_file():
+        raise InputError(f"perceptual_weights: file not found: {weights_path}")
+    from monai.losses import PerceptualLoss
+
+    return PerceptualLoss(spatial_dims=3, network_type="resnet50", is_fake_3d=True, fake_3d_ratio=0.25,
+                          pretrained=True, pretrained_path=str(weights_path))

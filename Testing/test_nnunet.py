@@ -1,0 +1,141 @@
+"""The real nnU-Net v2 path: config validation, raw-dataset composition, and an end-to-end run
+(export → plan/preprocess → train 1 epoch × 3 iterations on the CPU → predict → evaluate)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import make_tiny_ct
+
+from SynTumorLib.data.io import read_volume
+from SynTumorLib.data.msd import MSDWriter
+from SynTumorLib.segmentation.nnunet import NNUNetConfig, compose_raw_dataset
+from SynTumorLib.segmentation.nnunet.api import _make_splits, predict_nnunet, train_nnunet
+from SynTumorLib.utils.errors import InputError
+
+
+def tumour_case(seed: int, shape=(32, 40, 40)):
+    """A tiny CT with a pancreas (1) and a bright-ish spherical tumour (2) of radius ~5 mm inside it."""
+    image, label = make_tiny_ct(shape=shape, spacing=(1.5, 1.5, 1.5), seed=seed)
+    rng = np.random.default_rng(seed)
+    lab = label.array.copy()
+    k, j, i = np.nonzero(lab == 1)
+    c = rng.integers(len(k))
+    kk, jj, ii = np.indices(shape)
+    ball = ((kk - k[c]) ** 2 + (jj - j[c]) ** 2 + (ii - i[c]) ** 2) * 1.5**2 < 5.0**2
+    lab[ball] = 2
+    img = image.array.copy()
+    img[ball] = -20  # hypo-attenuating like PDAC
+    return image.with_array(img), label.with_array(lab)
+
+
+def write_cohort(root, n: int, prefix: str = "case", seed0: int = 0):
+    w = MSDWriter(root, name="tiny")
+    for s in range(n):
+        img, lab = tumour_case(seed0 + s)
+        w.add_case(f"{prefix}_{s:03d}", img, lab)
+    return root
+
+
+def test_config_validation():
+    c = NNUNetConfig.from_dict({"fold": "all", "epochs": 2})
+    assert c.fold == "all" and NNUNetConfig.from_dict(c.to_dict()) == c
+    assert NNUNetConfig.from_dict({"fold": "3"}).fold == 3
+    with pytest.raises(InputError, match="unknown key"):
+        NNUNetConfig.from_dict({"epoch": 1})
+    with pytest.raises(InputError, match="device"):
+        NNUNetConfig(device="tpu")
+    with pytest.raises(InputError, match="iterations_per_epoch"):
+        NNUNetConfig(iterations_per_epoch=0)
+    with pytest.raises(InputError, match="fold"):
+        NNUNetConfig(fold=7)
+
+
+def test_splits_keep_synthetic_out_of_validation():
+    cfg = NNUNetConfig()
+    real = [f"r{i}" for i in range(7)]
+    splits = _make_splits(real, ["syn_a", "syn_b"], None, cfg)
+    assert len(splits) == 5
+    vals = [v for s in splits for v in s["val"]]
+    assert sorted(vals) == real  # each real case validated exactly once
+    for s in splits:
+        assert {"syn_a", "syn_b"} <= set(s["train"]) and not set(s["val"]) & set(s["train"])
+    explicit = _make_splits(real, ["syn_a"], ["r1"], cfg)
+    assert explicit == [{"train": [r for r in real if r != "r1"] + ["syn_a"], "val": ["r1"]}]
+    with pytest.raises(InputError, match="not among"):
+        _make_splits(real, [], ["zz"], cfg)
+    with pytest.raises(InputError, match="fold 'all'"):
+        _make_splits(["r0"], [], None, cfg)
+    assert _make_splits(["r0"], [], None, cfg.replace(fold="all")) is None
+
+
+def test_compose_real_synthetic_and_noisy(tmp_path):
+    real = write_cohort(tmp_path / "real", 3)
+    syn = write_cohort(tmp_path / "syn", 2, prefix="case", seed0=10)  # same ids as real on purpose
+    raw = tmp_path / "raw"
+    folder = compose_raw_dataset(raw, 502, "Mix", real=real, cases=["case_000", "case_002"], synthetic=syn)
+    names = sorted(p.name for p in (folder / "labelsTr").iterdir())
+    assert names == ["case_000.nii.gz", "case_002.nii.gz", "syn_case_000.nii.gz", "syn_case_001.nii.gz"]
+    meta = json.loads((folder / "dataset.json").read_text())
+    assert meta["numTraining"] == 4 and meta["labels"] == {"background": 0, "pancreas": 1, "tumour": 2}
+    # noisy labels: same ids, labels come from the noisy dataset, images from the real one
+    noisy = tmp_path / "noisy"
+    w = MSDWriter(noisy)
+    for cid in ("case_000", "case_001", "case_002"):
+        img = read_volume(real / "imagesTr" / f"{cid}.nii.gz")
+        w.add_case(cid, img, img.with_array(np.zeros(img.shape, np.uint8)))
+    folder2 = compose_raw_dataset(tmp_path / "raw2", 503, "Noisy", real=real, noisy=noisy)
+    lab = read_volume(folder2 / "labelsTr" / "case_001.nii.gz")
+    assert lab.array.max() == 0
+    img = read_volume(folder2 / "imagesTr" / "case_001_0000.nii.gz")
+    assert np.array_equal(img.array, read_volume(real / "imagesTr" / "case_001.nii.gz").array)
+    # re-export with fewer cases removes the stale ones
+    compose_raw_dataset(raw, 502, "Mix", real=real, cases=["case_000"])
+    assert sorted(p.name for p in (folder / "labelsTr").iterdir()) == ["case_000.nii.gz"]
+    with pytest.raises(InputError, match="lacks case"):
+        compose_raw_dataset(raw, 502, "Mix", real=real, cases=["nope"])
+    with pytest.raises(InputError, match="already used"):
+        compose_raw_dataset(raw, 502, "Other", real=real)
+    with pytest.raises(InputError, match="not both"):
+        compose_raw_dataset(raw, 504, "X", real=real, synthetic=syn, noisy=noisy)
+
+
+def test_predict_refuses_untrained_work(tmp_path):
+    with pytest.raises(InputError, match="not a SynTumor nnU-Net work folder"):
+        predict_nnunet(tmp_path, tmp_path, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_nnunet_end_to_end_tiny(tmp_path):
+    from SynTumorLib.metrics.evaluate import evaluate_folders
+
+    data = write_cohort(tmp_path / "data", 6)
+    ids = sorted(p.name.removesuffix(".nii.gz") for p in (data / "labelsTr").iterdir())
+    train, val, test = ids[:4], ids[4:5], ids[5:]
+    cfg = NNUNetConfig(dataset_id=501, name="Tiny", epochs=1, iterations_per_epoch=3, val_iterations_per_epoch=1,
+                       device="cpu", da_processes=0, preprocess_processes=1, tta=False, seed=3)
+    env_before = {k: v for k, v in os.environ.items() if k.startswith("nnUNet")}
+    seen = []
+    mf = train_nnunet(data, tmp_path / "work", cfg, train_cases=train, val_cases=val,
+                      progress=lambda f, m: seen.append(f))
+    assert (mf / "fold_0" / "checkpoint_final.pth").is_file()
+    assert {k: v for k, v in os.environ.items() if k.startswith("nnUNet")} == env_before  # caller untouched
+    splits = json.loads((tmp_path / "work" / "nnUNet_preprocessed" / "Dataset501_Tiny" / "splits_final.json").read_text())
+    assert splits == [{"train": train, "val": val}]
+    assert seen[-1] == 1.0
+    # a re-run with the same settings is a no-op; with other settings it is refused
+    assert train_nnunet(data, tmp_path / "work", cfg, train_cases=train, val_cases=val) == mf
+    with pytest.raises(InputError, match="other settings"):
+        train_nnunet(data, tmp_path / "work", cfg.replace(epochs=2), train_cases=train, val_cases=val)
+
+    out = predict_nnunet(tmp_path / "work", data, tmp_path / "pred", case_ids=test)
+    assert [p.name for p in out] == [f"{test[0]}.nii.gz"]
+    pred = read_volume(out[0])
+    ref = read_volume(data / "labelsTr" / f"{test[0]}.nii.gz")
+    assert pred.same_grid(ref) and set(np.unique(pred.array)) <= {0, 1, 2}
+    assert not [p for p in (tmp_path / "pred").iterdir() if p.name.startswith(".nnunet-predict")]
+    summary = evaluate_folders(tmp_path / "pred", data, tmp_path / "eval")
+    assert summary["n_cases"] == 1 and (tmp_path / "eval" / "cases.csv").is_file()

@@ -1,0 +1,106 @@
+"""nnU-Net v2 raw export: layout, dataset.json, label subsets, test cases, resuming, input safety,
+and nnU-Net's own integrity check on the result."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _dataset_fixtures import make_btcv, make_msd, snapshot, tiny_case
+
+from SynTumorLib import InputError, read_volume
+from SynTumorLib.data.nnunet_export import export_nnunet
+
+
+def test_layout_and_dataset_json(tmp_path):
+    src = make_msd(tmp_path / "src", n=3)
+    folder = export_nnunet(src, tmp_path / "raw", 501, "PancreasSyn")
+    assert folder == tmp_path / "raw" / "Dataset501_PancreasSyn"
+    assert sorted(p.name for p in (folder / "imagesTr").iterdir()) == [
+        "pancreas_000_0000.nii.gz", "pancreas_001_0000.nii.gz", "pancreas_002_0000.nii.gz"]
+    assert sorted(p.name for p in (folder / "labelsTr").iterdir()) == [
+        "pancreas_000.nii.gz", "pancreas_001.nii.gz", "pancreas_002.nii.gz"]
+    meta = json.loads((folder / "dataset.json").read_text())
+    assert meta["channel_names"] == {"0": "CT"}
+    assert meta["labels"] == {"background": 0, "pancreas": 1, "tumour": 2}
+    assert meta["numTraining"] == 3 and meta["file_ending"] == ".nii.gz"
+    image, label = tiny_case(seed=0)
+    out_img = read_volume(folder / "imagesTr" / "pancreas_000_0000.nii.gz")
+    out_lab = read_volume(folder / "labelsTr" / "pancreas_000.nii.gz")
+    assert out_img.same_grid(image) and out_lab.same_grid(image)
+    np.testing.assert_array_equal(out_img.array, image.array)
+    np.testing.assert_array_equal(out_lab.array, label.array)
+    assert out_lab.array.dtype == np.uint8
+
+
+def test_tumour_only_labels_and_test_cases(tmp_path):
+    src = make_msd(tmp_path / "src", n=3)
+    folder = export_nnunet(src, tmp_path / "raw", 7, "TumourOnly", labels={"background": 0, "tumour": 1},
+                           test_cases=["pancreas_002"])
+    lab = read_volume(folder / "labelsTr" / "pancreas_000.nii.gz").array
+    np.testing.assert_array_equal(lab, (tiny_case(seed=0)[1].array == 2).astype(np.uint8))
+    assert (folder / "imagesTs" / "pancreas_002_0000.nii.gz").is_file()
+    assert (folder / "labelsTs" / "pancreas_002.nii.gz").is_file()
+    assert json.loads((folder / "dataset.json").read_text())["numTraining"] == 2
+
+
+def test_unlabelled_cases_go_to_imagests(tmp_path):
+    folder = export_nnunet(make_btcv(tmp_path / "btcv"), tmp_path / "raw", 12, "BTCV")
+    assert [p.name for p in (folder / "imagesTr").iterdir()] == ["img0001_0000.nii.gz"]
+    assert [p.name for p in (folder / "imagesTs").iterdir()] == ["img0002_0000.nii.gz"]
+    assert set(np.unique(read_volume(folder / "labelsTr" / "img0001.nii.gz").array)) == {0, 1}
+
+
+def test_resume_skips_finished_cases(tmp_path):
+    src = make_msd(tmp_path / "src", n=3)
+    folder = export_nnunet(src, tmp_path / "raw", 501, "P")
+    done = folder / "imagesTr" / "pancreas_000_0000.nii.gz"
+    mtime = done.stat().st_mtime_ns
+    (folder / "imagesTr" / "pancreas_001_0000.nii.gz").unlink()  # as if interrupted mid-case
+    (folder / "dataset.json").unlink()
+    calls = []
+    export_nnunet(src, tmp_path / "raw", 501, "P", progress=lambda f, m: calls.append((f, m)))
+    assert done.stat().st_mtime_ns == mtime
+    assert (folder / "imagesTr" / "pancreas_001_0000.nii.gz").is_file() and (folder / "dataset.json").is_file()
+    assert calls[-1][0] == 1.0 and len(calls) == 4
+
+
+def test_input_never_modified_and_bad_arguments(tmp_path):
+    src = make_msd(tmp_path / "src")
+    before = snapshot(src)
+    with pytest.raises(InputError, match="inside the input dataset"):
+        export_nnunet(src, src / "nnunet", 501, "P")
+    with pytest.raises(InputError, match="dataset id must be an integer 1..999"):
+        export_nnunet(src, tmp_path / "raw", 1000, "P")
+    with pytest.raises(InputError, match="must use only letters"):
+        export_nnunet(src, tmp_path / "raw", 501, "bad name")
+    with pytest.raises(InputError, match="unknown case ids"):
+        export_nnunet(src, tmp_path / "raw", 501, "P", cases=["nope"])
+    with pytest.raises(InputError, match="consecutive"):
+        export_nnunet(src, tmp_path / "raw", 501, "P", labels={"background": 0, "tumour": 2})
+    export_nnunet(src, tmp_path / "raw", 501, "P")
+    with pytest.raises(InputError, match="already used by Dataset501_P"):
+        export_nnunet(src, tmp_path / "raw", 501, "Other")
+    assert snapshot(src) == before
+
+
+def test_nnunet_accepts_the_export(tmp_path):
+    """nnU-Net's own integrity checks (the steps of verify_dataset_integrity, run in-process: its
+    process pool would re-import torch in a fresh interpreter, 10-25 s on two busy cores)."""
+    pytest.importorskip("nnunetv2")
+    from nnunetv2.experiment_planning.verify_dataset_integrity import check_cases, verify_labels
+    from nnunetv2.imageio.reader_writer_registry import determine_reader_writer_from_dataset_json
+    from nnunetv2.utilities.label_handling.label_handling import LabelManager
+    from nnunetv2.utilities.utils import get_filenames_of_train_images_and_targets
+
+    folder = export_nnunet(make_msd(tmp_path / "src", n=2), tmp_path / "raw", 501, "P")
+    meta = json.loads((folder / "dataset.json").read_text())
+    cases = get_filenames_of_train_images_and_targets(str(folder), meta)
+    assert sorted(cases) == ["pancreas_000", "pancreas_001"] and len(cases) == meta["numTraining"]
+    expected = LabelManager(meta["labels"], regions_class_order=None).all_labels
+    assert expected == [0, 1, 2]
+    reader = determine_reader_writer_from_dataset_json(meta, cases["pancreas_000"]["images"][0])
+    for case in cases.values():
+        assert verify_labels(case["label"], reader, expected)
+        assert check_cases(case["images"], case["label"], len(meta["channel_names"]), reader)

@@ -1,0 +1,115 @@
+"""Whole-CT inference: output exactly on the input's grid (anisotropic, oblique), in the right place,
+pancreas restriction, folder batch through the CLI, CUDA-without-GPU fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from seg_testdata import make_model_folder
+
+from SynTumorLib.cli.main import main
+from SynTumorLib.data.io import read_volume, write_volume
+from SynTumorLib.metrics.overlap import dice
+from SynTumorLib.segmentation import TrainConfig, load_model, predict_volume
+from SynTumorLib.segmentation.devices import resolve_device
+from SynTumorLib.segmentation.model_folder import LoadedModel
+from SynTumorLib.utils.errors import InputError
+
+torch.set_num_threads(1)
+PANCREAS_01 = (70 + 175) / 425  # 70 HU on the [-175, 250] window: between soft tissue (40) and pancreas (100)
+
+
+class ThresholdNet(torch.nn.Module):
+    """Class `cls` where the windowed CT is above the pancreas threshold: a model whose right answer is known."""
+
+    def __init__(self, cls: int = 1):
+        super().__init__()
+        self.cls = cls
+
+    def forward(self, x):
+        fg = 40.0 * (x - PANCREAS_01)
+        logits = [torch.zeros_like(x), torch.full_like(x, -1e3), torch.full_like(x, -1e3)]
+        logits[self.cls] = fg
+        return torch.cat(logits, 1)
+
+
+def _threshold_model(cls=1, spacing=(1.5, 1.5, 1.5)):
+    cfg = TrainConfig.from_dict({"model": {"name": "unet", "args": {"channels": [4, 8, 16]}}, "data": {"real": "x"},
+                                 "spacing": list(spacing), "crop_size": [16, 16, 16]})
+    return LoadedModel(net=ThresholdNet(cls).eval(), config=cfg, card={}, folder=None, device=torch.device("cpu"))
+
+
+def test_output_lies_on_the_anisotropic_oblique_input_grid_and_in_the_right_place(tiny_ct_aniso_oblique):
+    image, label = tiny_ct_aniso_oblique
+    before = image.array.copy()
+    seg = predict_volume(_threshold_model(), image, device="cpu", overlap=0.25)
+    assert seg.shape == image.shape and np.array_equal(seg.ijk_to_ras, image.ijk_to_ras)
+    assert seg.array.dtype == np.uint8 and set(np.unique(seg.array)) <= {0, 1}
+    assert np.array_equal(image.array, before)  # the input is not modified
+    # resampled to 1.5 mm iso and back: the pancreas found must overlap the true one
+    assert dice(seg.array == 1, label.array == 1) > 0.75
+
+
+def test_same_spacing_needs_no_resampling_and_progress_is_reported(tiny_ct):
+    image, label = tiny_ct
+    seen = []
+    seg = predict_volume(_threshold_model(), image, device="cpu", progress=lambda f, m: seen.append(f))
+    assert seg.same_grid(image) and dice(seg.array == 1, label.array == 1) > 0.8
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_tumours_are_restricted_to_the_given_pancreas(tiny_ct):
+    image, label = tiny_ct
+    free = predict_volume(_threshold_model(cls=2), image, device="cpu")
+    assert (free.array == 2).sum() > 100
+    half = label.array.copy()
+    half[:, :, : half.shape[2] // 2] = 0  # keep only one half of the pancreas
+    seg = predict_volume(_threshold_model(cls=2), image, pancreas=label.with_array(half), device="cpu")
+    dist_ok = np.zeros_like(half, bool)
+    dist_ok[:, :, half.shape[2] // 2 - 4 :] = True  # 5 mm margin = 3.3 voxels at 1.5 mm
+    assert (seg.array == 2).sum() > 0 and not ((seg.array == 2) & ~dist_ok).any()
+    small = predict_volume(_threshold_model(cls=2), image, pancreas=label.with_array(half), device="cpu",
+                           pancreas_margin_mm=0.0)
+    assert not ((small.array == 2) & (half == 0)).any()
+
+
+def test_largest_component_and_bad_inputs(tiny_ct):
+    image, _ = tiny_ct
+    arr = image.array.copy()
+    arr[2:5, 2:5, 2:5] = 200  # an isolated bright speck far from the pancreas
+    seg = predict_volume(_threshold_model(), image.with_array(arr), device="cpu", largest_pancreas_component=True)
+    assert seg.array[3, 3, 3] == 0 and (seg.array == 1).sum() > 100
+    with pytest.raises(InputError, match="overlap"):
+        predict_volume(_threshold_model(), image, device="cpu", overlap=1.0)
+    with pytest.raises(InputError, match="NaN"):
+        predict_volume(_threshold_model(), image.with_array(np.full(image.shape, np.nan, np.float32)), device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU fallback")
+def test_cuda_without_a_gpu_falls_back_to_the_cpu_with_a_warning(tiny_ct, tmp_path):
+    with pytest.warns(RuntimeWarning, match="CUDA is not available"):
+        assert resolve_device("cuda").type == "cpu"
+    folder = make_model_folder(tmp_path / "m")
+    with pytest.warns(RuntimeWarning, match="using the CPU"):
+        lm = load_model(folder, device="cuda")
+    assert next(lm.net.parameters()).device.type == "cpu"
+    with pytest.warns(RuntimeWarning):
+        seg = predict_volume(lm, tiny_ct[0], device="cuda")
+    assert seg.same_grid(tiny_ct[0])
+
+
+def test_cli_predict_file_and_folder(tiny_ct, tiny_ct_aniso_oblique, tmp_path, capsys):
+    folder = make_model_folder(tmp_path / "m")
+    cts = tmp_path / "cts"
+    write_volume(tiny_ct[0], cts / "a.nii.gz")
+    write_volume(tiny_ct_aniso_oblique[0], cts / "b.nrrd")
+    assert main(["predict", "--model", str(folder), "--image", str(cts / "a.nii.gz"), "--out", str(tmp_path / "a_seg.nii.gz"),
+                 "--device", "cpu"]) == 0
+    assert read_volume(tmp_path / "a_seg.nii.gz").same_grid(tiny_ct[0])
+    assert main(["predict", "--model", str(folder), "--image", str(cts), "--out", str(tmp_path / "segs"),
+                 "--overlap", "0.25", "--device", "cpu"]) == 0
+    b = read_volume(tmp_path / "segs" / "b.nii.gz")
+    assert b.same_grid(tiny_ct_aniso_oblique[0]) and set(np.unique(b.array)) <= {0, 1, 2}
+    assert main(["predict", "--model", str(tmp_path / "nope"), "--image", str(cts), "--out", str(tmp_path / "x")]) == 2
+    assert "model folder not found" in capsys.readouterr().err

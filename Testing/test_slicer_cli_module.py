@@ -1,0 +1,146 @@
+"""SynTumorTrain, the Python CLI module: the Execution Model XML is valid (ctk-cli parses it), the
+script takes arguments exactly as Slicer passes them (bare boolean flags, paths), prints increasing
+<filter-progress> values, and rejects bad arguments with a clear message and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CLI_DIR = REPO / "SynTumor" / "SynTumorTrain"
+SCRIPT = CLI_DIR / "SynTumorTrain.py"
+XML = CLI_DIR / "SynTumorTrain.xml"
+sys.path.insert(0, str(CLI_DIR))
+
+import SynTumorTrain  # noqa: E402
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=str(REPO))
+
+
+def progress_values(stdout: str) -> list[float]:
+    return [float(v) for v in re.findall(r"<filter-progress>([0-9.]+)</filter-progress>", stdout)]
+
+
+# Session-wide results shared with test_slicer_logic_segmentation.py, which imports these fixtures:
+# pytest registers an imported fixture once per module, so the cache below keeps one training run.
+_SHARED: dict = {}
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    if "dataset" not in _SHARED:
+        from seg_testdata import make_seg_dataset
+
+        _SHARED["dataset"] = make_seg_dataset(tmp_path_factory.mktemp("cli") / "data", n_cases=4, shape=(24, 24, 24))
+    return _SHARED["dataset"]
+
+
+@pytest.fixture(scope="session")
+def cli_trained_model(tmp_path_factory, dataset):
+    """(model folder, completed process) of one tiny training run through the CLI script, as Slicer
+    starts it; the segmentation tests predict with the same model (torch and MONAI are imported in
+    the worker processes only, which keeps the suite fast)."""
+    pytest.importorskip("torch")
+    if "model" not in _SHARED:
+        work = tmp_path_factory.mktemp("cli-train")
+        result = run_cli(*slicer_style_args(dataset, work / "model", write_config(work, dataset)))
+        _SHARED["model"] = (work / "model", result)
+    return _SHARED["model"]
+
+
+def slicer_style_args(dataset: Path, out: Path, config: Path, *extra: str) -> list[str]:
+    """Arguments in the form Slicer's CLI launcher writes them: every parameter with its long flag,
+    enumerations as text, booleans as a bare flag only when checked."""
+    return ["--dataset", str(dataset), "--arm", "none", "--noise-level", "none", "--model", "unet",
+            "--iterations", "2", "--batch-size", "2", "--crop-size", "16", "--config", str(config),
+            "--device", "cpu", "--seed", "0", *extra, "--out", str(out)]
+
+
+def write_config(tmp_path: Path, dataset: Path) -> Path:
+    from seg_testdata import tiny_config
+
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_config(dataset, val_every=2, checkpoint_every=2)))
+    return path
+
+
+def test_xml_is_a_valid_execution_model_that_ctk_cli_reads():
+    ctk_cli = pytest.importorskip("ctk_cli")
+    ET.parse(XML)  # well-formed
+    module = ctk_cli.CLIModule(str(XML))
+    params = {p.name: p for p in module.parameters()}
+    assert {"dataset", "healthy", "arm", "noiseLevel", "model", "iterations", "device", "outputFolder"} <= set(params)
+    assert params["outputFolder"].channel == "output" and params["dataset"].channel == "input"
+    assert params["model"].elements == ["unet", "dynunet", "swinunetr"]
+    assert params["arm"].elements == ["none", "tiny", "small", "medium", "large", "mixed"]
+    assert params["noiseLevel"].elements == ["none", "low", "moderate", "high", "extreme"]
+    # the script's parser is generated from the same XML: same names, same flags
+    parser = SynTumorTrain.build_parser()
+    flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings and a.dest not in ("help", "xml")}
+    assert flags == {name: p.longflag for name, p in params.items()}
+
+
+def test_boolean_flags_bare_or_with_a_value():
+    parser = SynTumorTrain.build_parser()
+    assert parser.parse_args(["--resume", "--out", "x"]).resume is True  # Slicer: bare flag
+    assert parser.parse_args(["--resume", "true"]).resume is True  # ctk-cli: flag + value
+    assert parser.parse_args(["--resume", "false"]).resume is False
+    assert parser.parse_args([]).resume is False and parser.parse_args([]).dryRun is False
+
+
+def test_xml_flag_prints_the_description():
+    r = run_cli("--xml")
+    assert r.returncode == 0 and r.stdout == XML.read_text(encoding="utf-8")
+
+
+def test_dry_run_as_slicer_calls_it(tmp_path, dataset):
+    config = write_config(tmp_path, dataset)
+    r = run_cli(*slicer_style_args(dataset, tmp_path / "model", config, "--dry-run"))
+    assert r.returncode == 0, r.stderr
+    values = progress_values(r.stdout)
+    assert values == sorted(values) and values[0] == 0.0 and values[-1] == 1.0
+    resolved = json.loads(r.stdout[r.stdout.index("{"): r.stdout.rindex("}") + 1])
+    assert resolved["iterations"] == 2 and resolved["crop_size"] == [16, 16, 16]
+    assert resolved["model"]["args"]["channels"] == [4, 8, 16]  # the config file's network, kept
+    assert not (tmp_path / "model" / "config.json").exists()  # nothing trained
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "OUT"], "--dataset is required"),
+        (["--dataset", "NOPE", "--out", "OUT"], "--dataset: folder not found"),
+        (["--dataset", "DATA"], "--out is required"),
+        (["--dataset", "DATA", "--out", "OUT", "--iterations", "0"], "--iterations: must be ≥ 1"),
+        (["--dataset", "DATA", "--out", "OUT", "--arm", "large"], "needs --healthy"),
+        (["--dataset", "DATA", "--out", "OUT", "--model", "resnet"], "invalid choice: 'resnet'"),
+        (["--dataset", "DATA", "--out", "OUT", "--iterations", "many"], "invalid int value"),
+    ],
+)
+def test_bad_arguments_give_a_clear_message_and_nonzero_exit(tmp_path, dataset, args, message):
+    args = [str(dataset) if a == "DATA" else str(tmp_path / "m") if a == "OUT" else a for a in args]
+    r = run_cli(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_training_run_emits_increasing_progress_and_writes_a_model(cli_trained_model):
+    model, r = cli_trained_model
+    assert r.returncode == 0, r.stderr[-2000:]
+    values = progress_values(r.stdout)
+    assert len(values) >= 3 and values == sorted(values) and values[-1] == 1.0
+    assert "<filter-start>" in r.stdout and "<filter-end>" in r.stdout
+    assert (model / "model_card.json").is_file()
+    assert f"model folder: {model}" in r.stdout

@@ -1,0 +1,156 @@
+"""SynTumorSegmentation logic (slicer-core): the worker process (progress, cancel, failure), the
+whole predict → load path with a tiny trained model, and evaluation tables with lesion centres."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
+
+REPO = Path(__file__).resolve().parents[1]
+for module in ("SynTumorSegmentation", "SynTumorInsertion"):
+    sys.path.insert(0, str(REPO / "SynTumor" / module))
+
+from test_slicer_cli_module import cli_trained_model, dataset  # noqa: E402, F401  (shared session fixtures)
+from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
+
+from SynTumorLib.metrics import dice  # noqa: E402
+from SynTumorLib.mrml import (  # noqa: E402
+    PANCREAS,
+    TUMOUR,
+    find_segment,
+    segment_ids,
+    segmentation_from_labelmap,
+    table_rows,
+)
+from SynTumorLib.utils.errors import CancelledError, InputError, SynTumorError  # noqa: E402
+from SynTumorSegmentationLib import PredictionJob, SegmentationLogic, parse_progress_line  # noqa: E402
+
+
+def fake_worker(tmp_path, body: str) -> list[str]:
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(body))
+    return [sys.executable, str(script)]
+
+
+def test_parse_progress_line():
+    assert parse_progress_line("<filter-progress>0.2500</filter-progress>") == (0.25, None)
+    assert parse_progress_line("<filter-progress>1.7</filter-progress>") == (1.0, None)
+    assert parse_progress_line("<filter-comment>resampling</filter-comment>") == (None, "resampling")
+    assert parse_progress_line("INFO something") == (None, None)
+
+
+def test_job_reports_increasing_progress_and_finishes(tmp_path):
+    cmd = fake_worker(tmp_path, """
+        import time
+        for f in (0.1, 0.4, 0.8):
+            print(f"<filter-comment>step {f}</filter-comment>")
+            print(f"<filter-progress>{f}</filter-progress>", flush=True)
+            time.sleep(0.05)
+        print("a log line")
+    """)
+    job = PredictionJob(cmd, str(tmp_path / "out.nrrd")).start()
+    seen = []
+    job.wait(progress=lambda f, m: seen.append(f), interval_s=0.02)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and job.fraction == pytest.approx(0.8)
+    assert job.message == "step 0.8" and job.log == ["a log line"] and job.returncode == 0
+
+
+def test_cancel_stops_a_running_worker(tmp_path):
+    cmd = fake_worker(tmp_path, """
+        import time
+        print("<filter-progress>0.1</filter-progress>", flush=True)
+        time.sleep(60)
+    """)
+    job = PredictionJob(cmd, str(tmp_path / "out.nrrd")).start()
+    assert job.poll()  # still running: the caller (a GUI timer) is never blocked
+    job.cancel(grace_s=2)
+    assert not job.poll() and job.cancelled
+    with pytest.raises(CancelledError):
+        job.check()
+
+
+def test_failed_worker_reports_its_last_lines(tmp_path):
+    cmd = fake_worker(tmp_path, """
+        import sys
+        print("error: model folder is corrupt", file=sys.stderr)
+        sys.exit(2)
+    """)
+    job = PredictionJob(cmd, str(tmp_path / "out.nrrd")).start()
+    with pytest.raises(SynTumorError, match="(?s)exit code 2.*model folder is corrupt"):
+        job.wait(interval_s=0.02)
+
+
+def test_start_prediction_checks_inputs(tmp_path):
+    scene = new_scene()
+    _image, _label, ct, _seg = oblique_case(scene)
+    logic = SegmentationLogic(scene)
+    with pytest.raises(InputError, match="model folder not found"):
+        logic.startPrediction(ct, tmp_path / "nope")
+    with pytest.raises(InputError, match="device"):
+        logic.startPrediction(ct, tmp_path, device="tpu")
+    with pytest.raises(InputError, match="CT volume"):
+        logic.startPrediction(None, tmp_path)
+
+
+def test_evaluate_fills_metrics_and_lesion_tables_with_world_centres():
+    scene = new_scene()
+    image, label, ct, ref_seg = oblique_case(scene)  # one reference tumour
+    pred = label.array.copy()
+    pred[pred == 2] = 1  # misses the real tumour …
+    pred[18:21, 10:13, 10:13] = 2  # … and invents one elsewhere
+    pred_seg = segmentation_from_labelmap(scene, label.with_array(pred), "prediction", ct)
+    transform = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "moved")
+    m = transform.GetMatrixTransformToParent()
+    m.SetElement(2, 3, 5.0)
+    transform.SetMatrixTransformToParent(m)
+    for node in (ct, ref_seg, pred_seg):
+        node.SetAndObserveTransformNodeID(transform.GetID())
+
+    result = SegmentationLogic(scene).evaluate(pred_seg, ref_seg, ct, toleranceMm=2.0)
+    metrics = {r["Metric"]: r["Value"] for r in table_rows(result.metricsTable)}
+    assert metrics["Tumour DSC"] == pytest.approx(dice(pred == 2, label.array == 2)) == 0.0
+    assert metrics["Detected lesions (TP)"] == 0 and metrics["False-positive lesions"] == 1
+    assert metrics["Pancreas DSC"] > 0.9
+    rows = table_rows(result.lesionTable)
+    assert [r["Kind"] for r in rows] == ["reference", "false positive"]
+    assert rows[0]["Detected"] == "no"
+    # the lesion centre is given in world coordinates (the +5 mm S shift included)
+    centre_local = image.kji_to_ras(np.argwhere(label.array == 2).mean(axis=0))
+    r, a, s = SegmentationLogic.lesionCentre(result.lesionTable, 0)
+    np.testing.assert_allclose([r, a, s], centre_local + [0, 0, 5.0], atol=0.05)
+    with pytest.raises(InputError, match="no row"):
+        SegmentationLogic.lesionCentre(result.lesionTable, 5)
+
+
+def test_evaluate_needs_a_tumour_segment():
+    scene = new_scene()
+    _image, _label, ct, seg = oblique_case(scene)
+    seg.GetSegmentation().RemoveSegment(find_segment(seg, TUMOUR))
+    with pytest.raises(InputError, match="no tumour segment"):
+        SegmentationLogic(scene).evaluate(seg, seg, ct)
+
+
+@pytest.mark.slow
+def test_predict_in_a_separate_process_and_load(tmp_path, cli_trained_model):
+    """Segment with a tiny trained model in a worker process; load the result as segments."""
+    model, training = cli_trained_model
+    if training.returncode != 0:
+        pytest.fail(f"training the tiny model failed: {training.stderr[-1500:]}")
+    scene = new_scene()
+    image, _label, ct, seg = oblique_case(scene)
+    logic = SegmentationLogic(scene)
+    job = logic.startPrediction(ct, model, pancreasNode=seg, device="cpu", overlap=0.25, workDir=tmp_path / "work")
+    seen = []
+    job.wait(progress=lambda f, m: seen.append(f), interval_s=0.1, timeout_s=240)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and job.fraction > 0.5
+    out = logic.loadPrediction(job, ct)
+    names = [out.GetSegmentation().GetSegment(s).GetName() for s in segment_ids(out)]
+    assert names == ["pancreas", "tumour"] and find_segment(out, PANCREAS)
+    again = logic.loadPrediction(job, ct, out)  # replacing the segments of an existing node
+    assert again is out and len(segment_ids(out)) == 2

@@ -1,0 +1,118 @@
+"""Studies: spec validation and overrides, the paper-style tables, and a real smoke study end to end
+(phantom → noisy labels → U-Net training → prediction → evaluation → tables) at a tiny budget."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from SynTumorLib.cli.main import main
+from SynTumorLib.experiments.spec import StudySpec, apply_overrides, load_spec
+from SynTumorLib.experiments.study import monai_train_config, plan_runs, run_study
+from SynTumorLib.experiments.tables import plot_arms, table_html, table_markdown
+from SynTumorLib.segmentation import TrainConfig
+from SynTumorLib.utils.errors import InputError
+
+BASE = {"name": "t", "table": "noise", "datasets": {"real": "phantom"},
+        "arms": {"models": ["unet", "nnunet"], "noise": ["none", "low"]}}
+
+
+def test_shipped_specs_are_valid():
+    for name, n_arms in (("paper-table1", 18), ("paper-table2-3", 15), ("smoke-table1", 6), ("smoke-table2-3", 5)):
+        spec = load_spec(name)
+        assert len(spec.arms) == n_arms and spec.evaluation["tolerance_mm"] == 2.0
+    t1 = load_spec("paper-table1")
+    assert {a.arm_id for a in t1.arms} == set(t1.reference)  # every arm has the paper's numbers
+    assert t1.split["test_fraction"] == 0.2  # 4:1 as the paper
+
+
+def test_spec_expansion_and_errors():
+    s = StudySpec.from_dict(BASE)
+    assert [a.arm_id for a in s.arms] == ["unet-baseline", "unet-noise-low", "nnunet-baseline", "nnunet-noise-low"]
+    assert [a.arm_id for a in s.select(["nnunet-*"])] == ["nnunet-baseline", "nnunet-noise-low"]
+    assert len(plan_runs(StudySpec.from_dict({**BASE, "seeds": [1, 2], "split": {"n_folds": 5, "folds": [0, 3]}}))) == 16
+    bad = [({"arms": {"models": ["vnet"]}}, "unknown model"),
+           ({"arms": {"models": ["unet"], "sizes": ["large"]}}, "give 'datasets.healthy'"),
+           ({"arms": {"models": ["unet"], "noise": ["loud"]}}, "unknown noise level"),
+           ({"seeds": []}, "seeds"), ({"split": {"test_fraction": 0}}, "test_fraction must be > 0"),
+           ({"split": {"n_folds": 5, "folds": [5]}}, "split.folds"), ({"budgett": {}}, "unknown key"),
+           ({"datasets": {}}, "datasets.real"), ({"table": "fig"}, "'table'")]
+    for change, msg in bad:
+        with pytest.raises(InputError, match=msg):
+            StudySpec.from_dict({**BASE, **change})
+    with pytest.raises(InputError, match="matches no arm"):
+        s.select(["swin*"])
+
+
+def test_overrides_and_train_config(tmp_path):
+    d = apply_overrides(BASE, ["datasets.real=/data/x", "budget.iterations=7", 'datasets.healthy=["/h"]'])
+    assert d["datasets"] == {"real": "/data/x", "healthy": ["/h"]} and d["budget"] == {"iterations": 7}
+    assert BASE["datasets"] == {"real": "phantom"}  # input not modified
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        apply_overrides(BASE, ["budget"])
+    spec = load_spec("smoke-table1", ["budget.iterations=5"])
+    run = plan_runs(spec, ["unet-size-large"])[0]
+    splits = {"train": ["a", "b"], "val": ["c"], "test": ["d"]}
+    cfg = monai_train_config(spec, run, {"real": "/r", "healthy": "/h"}, splits)
+    tc = TrainConfig.from_dict(cfg)  # the trainer's own validation accepts what the runner builds
+    assert tc.iterations == 5 and tc.data["arm"] == "large" and tc.data["healthy"] == "/h"
+    assert tc.split["test"] == ["d"] and tc.model["args"]["channels"] == [8, 16, 32]
+    with pytest.raises(InputError, match="placeholder"):
+        run_study(load_spec("paper-table2-3"), tmp_path / "p", only=["unet-baseline"])
+    with pytest.raises(InputError, match="spec file not found"):
+        load_spec("no-such-spec")
+
+
+def _row(arm, model, size="none", noise="none", dsc=0.5):
+    return {"arm": arm, "model": model, "size": size, "noise": noise, "dsc_mean": dsc, "dsc_sd": 0.1,
+            "nsd_mean": dsc - 0.05, "nsd_sd": 0.1, "n_cases": 4, "n_runs": 1}
+
+
+def test_paper_table_layout(tmp_path):
+    rows = [_row("unet-baseline", "unet"), _row("nnunet-baseline", "nnunet", dsc=0.55),
+            _row("unet-size-tiny", "unet", size="tiny"), _row("unet-size-large", "unet", size="large", dsc=0.6)]
+    md = table_markdown("size", rows, {"unet-baseline": {"dsc": 48.48, "nsd": 43.26}}).splitlines()
+    assert md[0] == "| Method | Tumour size | DSC (%) | NSD (%) | paper DSC | paper NSD | n |"
+    assert md[2].startswith("| **Without synthetic volumes**") and md[5].startswith("| **With synthetic volumes**")
+    assert md[3] == "| U-Net | – | 50.00 ± 10.00 | 45.00 ± 10.00 | 48.48 | 43.26 | 4 |"
+    assert md[6].startswith("| U-Net | Tiny |") and md[7].startswith("|  | Large | 60.00 ± 10.00")
+    html = table_html("T", "noise", rows)
+    assert "With original labels" in html and "<td>nnU-Net</td>" in html
+    assert plot_arms(rows, tmp_path / "p.png").stat().st_size > 1000
+
+
+TINY = ["phantom.n_real=5", "phantom.spacing=[4,4,4]", "budget.spacing=[4,4,4]", "budget.crop_size=[24,24,24]",
+        "budget.iterations=3", "budget.val_every=3", "budget.warmup_iterations=0", "split.val_fraction=0.25"]
+
+
+@pytest.mark.slow
+def test_smoke_study_end_to_end(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["study", "run", "smoke-table2-3", "--out", str(out), "--only", "unet-baseline", "unet-noise-extreme"]
+    for s in TINY:
+        args += ["--set", s]
+    assert main(args + ["--dry-run"]) == 0
+    assert "pending  unet-baseline" in capsys.readouterr().out and not out.exists()
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "2 run(s) trained" in printed and "**With noisy labels**" in printed
+    splits = json.loads((out / "splits" / "seed0.json").read_text())
+    assert len(splits["test"]) == 1 and not set(splits["val"]) & set(splits["test"])
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["arm"] for r in rows] == ["unet-baseline", "unet-noise-extreme"]
+    assert all(r["case"] == splits["test"][0] and 0.0 <= float(r["tumour_dice"]) <= 1.0 for r in rows)
+    result = json.loads((out / "runs" / "unet-noise-extreme" / "seed0" / "result.json").read_text())
+    assert result["splits"] == splits and (out / "data" / "noisy-extreme-s0" / "labelsTr").is_dir()
+    model_cfg = json.loads((out / "runs" / "unet-noise-extreme" / "seed0" / "model" / "config.json").read_text())
+    assert model_cfg["data"]["noisy_labels"].endswith("noisy-extreme-s0") and model_cfg["split"]["test"] == splits["test"]
+    for name in ("table.md", "table.html", "dsc_by_arm.png", "arms.csv", "study.json"):
+        assert (out / name).is_file()
+    # a re-run skips finished arms; another spec in the same folder is refused
+    res = run_study(load_spec("smoke-table2-3", TINY), out, only=["unet-*"], dry_run=True)
+    assert [r["status"] for r in res["runs"]] == ["done", "pending", "pending", "pending", "done"]
+    res = run_study(load_spec("smoke-table2-3", TINY), out, only=["unet-baseline"])
+    assert res["runs"][0]["status"] == "done"
+    with pytest.raises(InputError, match="another spec"):
+        run_study(load_spec("smoke-table2-3", TINY + ["budget.iterations=4"]), out, only=["unet-baseline"])

@@ -1,0 +1,159 @@
+"""Segmentation benchmarks (never run by the test suite; heavy on a CPU).
+
+1. Training step (forward + backward + AdamW, batch 1, 96³, Dice+CE) time and peak memory per
+   network (each network in a fresh subprocess so the peak RSS is its own).
+2. Sliding-window inference on a 512×512×120 CT (0.8×0.8×2.5 mm → 1 mm model grid), overlap
+   0.25 vs 0.5 side by side. On a CPU the full run is too slow to repeat, so the script measures
+   (a) the time of one 96³ window of the paper U-Net and (b) the *whole* pipeline (resampling,
+   Gaussian-blended aggregation over the real number of windows, argmax, resampling back) with a
+   trivial network, and reports total ≈ (b) + windows × (a). With ``--full`` it runs the real thing.
+
+Usage:
+    python benchmarks/bench_segmentation.py [--threads 2] [--networks unet dynunet swinunetr] [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CROP = (96, 96, 96)
+PAPER = {
+    "unet": {"name": "unet", "args": {}},
+    "dynunet": {"name": "dynunet", "args": {}},
+    "swinunetr": {"name": "swinunetr", "args": {"feature_size": 48}},
+}
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def one_network(name: str, steps: int, threads: int) -> dict:
+    import torch
+
+    from SynTumorLib.segmentation.networks import build_network, resolve_network_spec
+    from SynTumorLib.segmentation.train import compute_loss, make_loss
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    spec = resolve_network_spec(PAPER[name], CROP, (1.0, 1.0, 1.0))
+    net = build_network(spec)
+    n_params = sum(p.numel() for p in net.parameters())
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    loss_fn = make_loss()
+    x = torch.rand(1, 1, *CROP)
+    y = torch.randint(0, 3, (1, 1, *CROP))
+    base = rss_mb()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        opt.zero_grad()
+        compute_loss(loss_fn, net(x), y).backward()
+        opt.step()
+        times.append(time.perf_counter() - t)
+    return {"network": name, "params_M": round(n_params / 1e6, 2), "steps": steps,
+            "step_s": [round(t, 2) for t in times], "peak_rss_MB": round(rss_mb()), "rss_before_MB": round(base)}
+
+
+def inference(threads: int, full: bool) -> dict:
+    import torch
+    from monai.data.utils import dense_patch_slices
+
+    from SynTumorLib.data.resample import resample_to_spacing
+    from SynTumorLib.data.volume import Volume
+    from SynTumorLib.segmentation.config import TrainConfig
+    from SynTumorLib.segmentation.inference import predict_volume
+    from SynTumorLib.segmentation.model_folder import LoadedModel
+    from SynTumorLib.segmentation.networks import build_network, resolve_network_spec
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    ct = Volume.from_geometry(rng.integers(-200, 200, (120, 512, 512)).astype(np.int16), spacing=(0.8, 0.8, 2.5))
+    model_grid = resample_to_spacing(ct, (1.0, 1.0, 1.0), is_label=False).shape
+    cfg = TrainConfig.from_dict({"data": {"real": "x"}, "spacing": [1.0, 1.0, 1.0], "crop_size": list(CROP)})
+
+    class Trivial(torch.nn.Module):  # no compute: measures everything but the network
+        def forward(self, x):
+            return torch.cat([x, 1 - x, 0.5 * x], 1)
+
+    torch.manual_seed(0)
+    unet = build_network(resolve_network_spec(PAPER["unet"], CROP, (1, 1, 1))).eval()
+    x = torch.rand(1, 1, *CROP)
+    with torch.inference_mode():
+        unet(x)
+        t = time.perf_counter()
+        for _ in range(3):
+            unet(x)
+        per_window = (time.perf_counter() - t) / 3
+    out = {"ct_shape_kji": list(ct.shape), "model_grid_kji": list(model_grid), "unet_window_s": round(per_window, 3)}
+    for overlap in (0.25, 0.5):
+        scan = [max(int(r * (1 - overlap)), 1) for r in CROP]
+        n = len(dense_patch_slices(model_grid, CROP, scan))
+        lm = LoadedModel(Trivial(), cfg, {}, None, torch.device("cpu"))
+        t = time.perf_counter()
+        seg = predict_volume(lm, ct, device="cpu", overlap=overlap)
+        overhead = time.perf_counter() - t
+        assert seg.same_grid(ct)
+        row = {"windows": n, "pipeline_without_network_s": round(overhead, 1),
+               "estimated_total_s": round(overhead + n * per_window, 1)}
+        if full:
+            lm = LoadedModel(unet, cfg, {}, None, torch.device("cpu"))
+            t = time.perf_counter()
+            predict_volume(lm, ct, device="cpu", overlap=overlap)
+            row["measured_total_s"] = round(time.perf_counter() - t, 1)
+        out[f"overlap_{overlap}"] = row
+    out["peak_rss_MB"] = round(rss_mb())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--networks", nargs="+", default=["unet", "dynunet", "swinunetr"])
+    ap.add_argument("--steps", type=int, default=3, help="training steps per network (SwinUNETR: 1)")
+    ap.add_argument("--full", action="store_true", help="also run the real sliding-window inference (slow on CPU)")
+    ap.add_argument("--skip-inference", action="store_true")
+    ap.add_argument("--_one", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a._one:
+        print(json.dumps(one_network(a._one, 1 if a._one == "swinunetr" else a.steps, a.threads)))
+        return
+    import torch
+
+    print(f"torch {torch.__version__}, threads {a.threads}, CUDA available: {torch.cuda.is_available()}")
+    rows = []
+    for name in a.networks:
+        r = subprocess.run([sys.executable, __file__, "--_one", name, "--threads", str(a.threads), "--steps", str(a.steps)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print(r.stderr[-2000:])
+            continue
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]))
+    if rows:
+        print("\n| network | params (M) | train step 96³, batch 1 (s) | peak RSS (GB) |\n|---|---|---|---|")
+        ref = np.median(rows[0]["step_s"][1:] or rows[0]["step_s"])
+        for r in rows:
+            t = float(np.median(r["step_s"][1:] or r["step_s"]))  # first step includes allocator warm-up
+            print(f"| {r['network']} | {r['params_M']} | {t:.1f} ({t / ref:.1f}× {rows[0]['network']}) | "
+                  f"{r['peak_rss_MB'] / 1024:.1f} |")
+    if not a.skip_inference:
+        inf = inference(a.threads, a.full)
+        print(json.dumps(inf))
+        q, h = inf["overlap_0.25"], inf["overlap_0.5"]
+        print("\n| sliding window, 512×512×120 CT | overlap 0.25 | overlap 0.5 | ratio |\n|---|---|---|---|")
+        print(f"| windows (96³) | {q['windows']} | {h['windows']} | {h['windows'] / q['windows']:.2f} |")
+        print(f"| pipeline without network (s) | {q['pipeline_without_network_s']} | {h['pipeline_without_network_s']} | |")
+        print(f"| estimated U-Net total (s) | {q['estimated_total_s']} | {h['estimated_total_s']} | "
+              f"{h['estimated_total_s'] / q['estimated_total_s']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
