@@ -128,6 +128,8 @@ def test_cli(src, tmp_path, capsys):
     text = capsys.readouterr()
     assert "3 cases" in text.out and "Dice" in text.out and "no voxels" in text.err
     assert read_json(out / "dataset.json")["syntumor"]["corruption"]["mode"] == "pairs"
+    assert main(["dataset", "check", str(out)]) == 0  # `syntumor dataset check` accepts the output
+    capsys.readouterr()
     assert main(["corrupt", "--dataset", str(src), "--sigma-mm", "-1", "--out", str(tmp_path / "x")]) == 2
     assert "error:" in capsys.readouterr().err
     assert main(["corrupt", "--dataset", str(src), "--out", str(tmp_path / "y")]) == 2
@@ -136,3 +138,14 @@ def test_cli(src, tmp_path, capsys):
     assert "extreme" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["corrupt", "--help"])
+
+
+def test_docstring_examples():
+    import doctest
+
+    import SynTumorLib.corruption as corruption_pkg
+    import SynTumorLib.corruption.dataset as dataset_mod
+    import SynTumorLib.corruption.levels as levels_mod
+
+    for mod in (dataset_mod, levels_mod, corruption_pkg):
+        assert doctest.testmod(mod).failed == 0

@@ -163,3 +163,13 @@ def test_large_grid_small_object_is_cropped_fast():
 
 def test_docstring_examples():
     assert doctest.testmod(surface_mod).failed == 0
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.5, 0.7, 0.9)])
+def test_surfel_area_table_equals_the_reference(spacing):
+    from surface_distance import lookup_tables
+
+    from SynTumorLib.metrics._surfel_table import neighbour_code_to_surface_area
+
+    ref = lookup_tables.create_table_neighbour_code_to_surface_area(spacing)
+    np.testing.assert_allclose(neighbour_code_to_surface_area(spacing), ref, atol=1e-12)

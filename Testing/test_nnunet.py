@@ -70,6 +70,8 @@ def test_splits_keep_synthetic_out_of_validation():
     with pytest.raises(InputError, match="fold 'all'"):
         _make_splits(["r0"], [], None, cfg)
     assert _make_splits(["r0"], [], None, cfg.replace(fold="all")) is None
+    with pytest.raises(InputError, match="no validation split"):
+        _make_splits(real, [], ["r1"], cfg.replace(fold="all"))
 
 
 def test_compose_real_synthetic_and_noisy(tmp_path):
@@ -106,6 +108,19 @@ def test_compose_real_synthetic_and_noisy(tmp_path):
 def test_predict_refuses_untrained_work(tmp_path):
     with pytest.raises(InputError, match="not a SynTumor nnU-Net work folder"):
         predict_nnunet(tmp_path, tmp_path, tmp_path / "out")
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys):
+    from SynTumorLib.cli.main import main
+
+    assert main(["nnunet", "predict", "--work", str(tmp_path), "--images", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "not a SynTumor nnU-Net work folder" in capsys.readouterr().err
+    data = write_cohort(tmp_path / "d", 2)
+    assert main(["nnunet", "train", "--dataset", str(data), "--work", str(tmp_path / "w"), "--fold", "9"]) == 2
+    assert "fold must be 0..4 or 'all'" in capsys.readouterr().err
+    assert main(["nnunet", "train", "--dataset", str(data), "--work", str(tmp_path / "w"), "--fold", "all",
+                 "--val-cases", "case_000"]) == 2
+    assert "no validation split" in capsys.readouterr().err
 
 
 @pytest.mark.slow

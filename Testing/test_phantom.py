@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from SynTumorLib.data.phantom import generate_case, generate_cohort, render_case, sample_tumour_diameters
+from SynTumorLib.data.phantom import (
+    generate_case,
+    generate_cohort,
+    render_case,
+    replay_case,
+    sample_tumour_diameters,
+)
 from SynTumorLib.data.phantom.pancreas import pancreas_centreline
 from SynTumorLib.data.phantom.tissues import ID
 from SynTumorLib.utils.errors import InputError
@@ -37,9 +43,9 @@ def _ras(vol, mask):
 
 
 def test_same_seed_is_bit_identical_and_seeds_differ():
-    a = generate_case(11, spacing=(5, 5, 5), tumours=1)
-    b = generate_case(11, spacing=(5, 5, 5), tumours=1)
-    c = generate_case(12, spacing=(5, 5, 5), tumours=1)
+    a = generate_case(11, spacing=(6, 6, 6), tumours=1)
+    b = generate_case(11, spacing=(6, 6, 6), tumours=1)
+    c = generate_case(12, spacing=(6, 6, 6), tumours=1)
     assert np.array_equal(a[0].array, b[0].array) and np.array_equal(a[1].array, b[1].array)
     assert np.array_equal(a[0].ijk_to_ras, b[0].ijk_to_ras)
     strip = {k: v for k, v in a[2].items() if k != "seconds"}
@@ -131,7 +137,9 @@ def test_tumours_in_pancreas_and_hypodense(cases):
 
 
 def test_explicit_tumour_size_is_delivered():
-    _, lab, info = generate_case(21, spacing=(2, 2, 2), tumours=1, tumour_sizes=[30.0])
+    # a 160×128×112 mm box around the pancreas holds any tumour site
+    img, lab, info = generate_case(21, spacing=(2, 2, 2), shape=(80, 64, 56), tumours=1, tumour_sizes=[30.0])
+    assert np.array_equal(replay_case(info)[0].array, img.array)  # given sizes are part of the record
     nominal = np.pi / 6 * 30.0**3 / 1000
     assert info["tumours"][0]["diameter_mm"] == 30.0
     assert 0.5 * nominal <= info["tumour_ml"] <= 1.15 * nominal, (info["tumour_ml"], nominal)
@@ -160,7 +168,7 @@ def test_small_field_of_view_is_centred_on_the_pancreas():
 @pytest.mark.parametrize("kwargs", [
     {"spacing": (0, 1, 1)}, {"spacing": (1, 1)}, {"shape": (4, 64, 64)}, {"tumours": -1},
     {"tumours": 1, "tumour_sizes": [20, 30]}, {"tumours": 1, "tumour_sizes": [500]}, {"seed": "abc"},
-    {"noise_sd": -3},
+    {"noise_sd": -3}, {"spacing": (0.3, 0.3, 0.3)},
 ])
 def test_bad_arguments(kwargs):
     args = {"seed": 1, "spacing": (6, 6, 6), **kwargs}
@@ -183,8 +191,10 @@ def test_cohort_and_cli(tmp_path):
     rec = json.loads((out / "records" / "phantom_000.json").read_text())
     assert rec["cohort_seed"] == 5 and rec["op"] == "phantom" and "anatomy" in rec
     # the record reproduces the case
-    again, _, _ = generate_case(rec["seed"], spacing=rec["spacing"], tumours=rec["n_tumours"])
-    assert np.array_equal(again.array, image.array)
+    again, again_label, _ = replay_case(rec)
+    assert np.array_equal(again.array, image.array) and np.array_equal(again_label.array, label.array)
+    with pytest.raises(InputError):
+        replay_case({"op": "corrupt"})
     # resumable: a re-run (asking for one more case) keeps the finished files untouched
     mtime = (out / "imagesTr" / "phantom_000.nii.gz").stat().st_mtime_ns
     generate_cohort(out, 3, seed=5, tumours=True, spacing=(6, 6, 6))
@@ -204,3 +214,20 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["phantom", "--out", str(tmp_path / "x"), "--cases", "1", "--spacing", "0", "1", "1"]) == 2
     err = capsys.readouterr().err
     assert "syntumor phantom: error: spacing" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("direction", [np.eye(3), np.diag([-1.0, -1.0, 1.0])])
+def test_slices_are_drawn_in_radiological_convention(direction):
+    """Patient's right on the image left and anterior up, for RAS- and LPS-ordered arrays alike."""
+    from SynTumorLib import Volume
+    from SynTumorLib.viz.overlay import extract_plane
+
+    vol = Volume.from_geometry(np.zeros((5, 6, 7), np.int16), spacing=(1, 1, 1), direction_ras=direction)
+    ras = vol.kji_to_ras(np.argwhere(np.ones(vol.shape, bool))).reshape(vol.shape + (3,))
+    right_front = (ras[..., 0] == ras[..., 0].max()) & (ras[..., 1] == ras[..., 1].max())
+    arr = vol.array.copy()
+    arr[right_front] = 1
+    sl, _ = extract_plane(vol.with_array(arr), "axial", 2)
+    assert sl[0, 0] == 1 and sl.sum() == 1  # top-left: anterior and the patient's right
+    sl, _ = extract_plane(vol.with_array(arr), "coronal", int(np.argwhere(right_front)[0][1]))
+    assert sl[:, 0].all()  # coronal: the patient's right on the image left

@@ -65,6 +65,8 @@ def test_resume_refusals(real_ds, tmp_path):
         train(_cfg(real_ds), tmp_path / "run")
     with pytest.raises(InputError, match=r"differs .*'lr'"):
         train(_cfg(real_ds, lr=0.5), tmp_path / "run", resume=True)
+    with pytest.raises(InputError, match=r"differs .*'model'"):
+        train(_cfg(real_ds, model={"name": "unet", "args": {"channels": [4, 8, 32]}}), tmp_path / "run", resume=True)
     ck = tmp_path / "run" / "checkpoints" / "last.pt"
     ck.write_bytes(ck.read_bytes()[: ck.stat().st_size // 2])
     with pytest.raises(ModelFolderError, match="corrupt or truncated"):

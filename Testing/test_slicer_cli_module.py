@@ -144,3 +144,11 @@ def test_training_run_emits_increasing_progress_and_writes_a_model(cli_trained_m
     assert "<filter-start>" in r.stdout and "<filter-end>" in r.stdout
     assert (model / "model_card.json").is_file()
     assert f"model folder: {model}" in r.stdout
+
+
+def test_noise_level_trains_on_a_corrupted_copy_inside_the_output_folder(tmp_path, dataset):
+    r = run_cli("--dataset", str(dataset), "--noise-level", "high", "--dry-run", "--out", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    resolved = json.loads(r.stdout[r.stdout.index("{"): r.stdout.rindex("}") + 1])
+    assert resolved["data"]["noisy_labels"] == str(tmp_path / "m" / "noisy-labels-high")
+    assert resolved["data"]["real"] == str(dataset)

@@ -14,9 +14,9 @@ slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "SynTumor" / "SynTumorInsertion"))
 
+from SynTumorInsertionLib import InsertionLogic  # noqa: E402
 from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 
-from SynTumorInsertionLib import InsertionLogic  # noqa: E402
 from SynTumorLib.mrml import (  # noqa: E402
     PANCREAS,
     TUMOUR,
@@ -137,3 +137,12 @@ def test_bad_inputs_give_clear_errors(case):
         logic.insert(ct, empty)
     with pytest.raises(InputError, match="size class"):
         logic.buildSpec("huge")
+
+
+def test_the_slicer_self_test_steps_on_the_phantom():
+    """The same check SynTumorInsertionTest runs inside Slicer (on a smaller phantom grid)."""
+    pytest.importorskip("SynTumorLib.data.phantom", reason="phantom not written yet")
+    from SynTumorInsertionLib.selftest import check_insertion_on_phantom
+
+    result = check_insertion_on_phantom(new_scene(), spacing=(2.0, 2.0, 2.0), shape=(48, 48, 40))
+    assert result.record["seed"] == 7

@@ -14,9 +14,9 @@ slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "SynTumor" / "SynTumorLabelNoise"))
 
+from SynTumorLabelNoiseLib import LabelNoiseLogic  # noqa: E402
 from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 
-from SynTumorLabelNoiseLib import LabelNoiseLogic  # noqa: E402
 from SynTumorLib.mrml import (  # noqa: E402
     NOISY_COLOR,
     TUMOUR,
@@ -95,3 +95,12 @@ def test_bad_inputs_give_clear_errors():
         logic.corrupt(seg, find_segment(seg, TUMOUR), level="huge")
     with pytest.raises(InputError, match="select the segment"):
         logic.corrupt(seg, "", level="low")
+
+
+def test_the_slicer_self_test_steps_on_the_phantom():
+    """The same check SynTumorLabelNoiseTest runs inside Slicer (on a smaller phantom grid)."""
+    pytest.importorskip("SynTumorLib.data.phantom", reason="phantom not written yet")
+    from SynTumorLabelNoiseLib.selftest import check_label_noise_on_phantom
+
+    result = check_label_noise_on_phantom(new_scene(), spacing=(2.0, 2.0, 2.0), shape=(48, 48, 40))
+    assert result.record["seed"] == 4

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 for module in ("SynTumorSegmentation", "SynTumorInsertion"):
     sys.path.insert(0, str(REPO / "SynTumor" / module))
 
+from SynTumorSegmentationLib import PredictionJob, SegmentationLogic, parse_progress_line  # noqa: E402
 from test_slicer_cli_module import cli_trained_model, dataset  # noqa: E402, F401  (shared session fixtures)
 from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 
@@ -29,7 +30,6 @@ from SynTumorLib.mrml import (  # noqa: E402
     table_rows,
 )
 from SynTumorLib.utils.errors import CancelledError, InputError, SynTumorError  # noqa: E402
-from SynTumorSegmentationLib import PredictionJob, SegmentationLogic, parse_progress_line  # noqa: E402
 
 
 def fake_worker(tmp_path, body: str) -> list[str]:
@@ -86,6 +86,35 @@ def test_failed_worker_reports_its_last_lines(tmp_path):
         job.wait(interval_s=0.02)
 
 
+def test_loaded_prediction_replaces_segments_and_removes_the_temporary_folder(tmp_path):
+    """A worker that writes a known label map: the result lands in an existing node, styled."""
+    scene = new_scene()
+    image, label, ct, seg = oblique_case(scene)
+    work = tmp_path / "owned"
+    work.mkdir()
+    np.save(work / "label.npy", label.array)
+    np.save(work / "ijk_to_ras.npy", image.ijk_to_ras)
+    cmd = fake_worker(tmp_path, f"""
+        import numpy as np
+        from SynTumorLib import Volume, write_volume
+        folder = {str(work)!r}
+        write_volume(Volume(np.load(folder + "/label.npy"), np.load(folder + "/ijk_to_ras.npy")), folder + "/p.nrrd")
+        print("<filter-progress>1.0</filter-progress>")
+    """)
+    job = PredictionJob(cmd, str(work / "p.nrrd"), workDir=str(work), ownsWorkDir=True).start()
+    job.wait(interval_s=0.05, timeout_s=120)
+    target = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "existing")
+    target.GetSegmentation().AddEmptySegment("old", "old segment")
+    out = SegmentationLogic(scene).loadPrediction(job, ct, target)
+    assert out is target
+    assert [out.GetSegmentation().GetSegment(s).GetName() for s in segment_ids(out)] == ["pancreas", "tumour"]
+    from SynTumorLib.mrml import labelmap_from_segments
+
+    back = labelmap_from_segments(out, {find_segment(out, PANCREAS): 1, find_segment(out, TUMOUR): 2}, ct)
+    np.testing.assert_array_equal(back.array, label.array)
+    assert not work.exists()  # owned temporary folder removed once the label is loaded
+
+
 def test_start_prediction_checks_inputs(tmp_path):
     scene = new_scene()
     _image, _label, ct, _seg = oblique_case(scene)
@@ -136,8 +165,17 @@ def test_evaluate_needs_a_tumour_segment():
         SegmentationLogic(scene).evaluate(seg, seg, ct)
 
 
+def test_the_slicer_self_test_steps_on_the_phantom():
+    """The same check SynTumorSegmentationTest runs inside Slicer (on a smaller phantom grid)."""
+    pytest.importorskip("SynTumorLib.data.phantom", reason="phantom not written yet")
+    from SynTumorSegmentationLib.selftest import check_evaluation_on_phantom
+
+    result = check_evaluation_on_phantom(new_scene(), spacing=(2.0, 2.0, 2.0), shape=(48, 48, 40))
+    assert result.metrics["lesion_fn"] == result.metrics["n_ref_lesions"]
+
+
 @pytest.mark.slow
-def test_predict_in_a_separate_process_and_load(tmp_path, cli_trained_model):
+def test_predict_in_a_separate_process_and_load(tmp_path, cli_trained_model):  # noqa: F811
     """Segment with a tiny trained model in a worker process; load the result as segments."""
     model, training = cli_trained_model
     if training.returncode != 0:
@@ -152,5 +190,6 @@ def test_predict_in_a_separate_process_and_load(tmp_path, cli_trained_model):
     out = logic.loadPrediction(job, ct)
     names = [out.GetSegmentation().GetSegment(s).GetName() for s in segment_ids(out)]
     assert names == ["pancreas", "tumour"] and find_segment(out, PANCREAS)
+    assert (tmp_path / "work" / "image.nrrd").is_file()  # a folder the caller gave is the caller's: kept
     again = logic.loadPrediction(job, ct, out)  # replacing the segments of an existing node
     assert again is out and len(segment_ids(out)) == 2

@@ -103,6 +103,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=20, help="random draws per tumour, σ and library")
     p.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 3.0], help="σ in voxels (= mm at 1 mm)")
     p.add_argument("--skip-full", action="store_true", help="skip the 512×512×120 timing (elasticdeform ≈ minutes)")
+    p.add_argument("--no-stats", action="store_true", help="speed and identity only")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args(argv)
     try:
@@ -144,8 +145,11 @@ def main(argv=None) -> int:
             results["identity"].append({"tumour": name, "mode": mode, "differing_voxels": n, "voxels": int(region.size)})
             print(f"{name:28s} {mode:12s} {n} of {region.size} voxels differ")
 
-    print(f"\n# Statistics over {args.seeds} independent draws per tumour (same region, σ in voxels = mm)")
-    print(f"{'tumour':28s} {'mode':12s} {'σ':>4s} {'metric':8s} {'SynTumorLib':>16s} {'elasticdeform':>16s} {'KS p':>6s}")
+    if args.no_stats:
+        tumours = []
+    else:
+        print(f"\n# Statistics over {args.seeds} independent draws per tumour (same region, σ in voxels = mm)")
+        print(f"{'tumour':28s} {'mode':12s} {'σ':>4s} {'metric':8s} {'SynTumorLib':>16s} {'elasticdeform':>16s} {'KS p':>6s}")
     for name, tum in tumours:
         m = tum.astype(np.uint8)
         for sigma in args.sigmas:

@@ -3,12 +3,11 @@ process, with progress and Cancel) and inspect the result against a reference: m
 lesion table whose rows centre the views on each lesion."""
 
 import pathlib
-from typing import Annotated, Optional, Union
+from typing import Annotated, Union
 
 import qt
-import vtk
-
 import slicer
+import vtk
 from slicer import (
     vtkMRMLLabelMapVolumeNode,
     vtkMRMLScalarVolumeNode,
@@ -25,7 +24,6 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
-
 from SynTumorSegmentationLib.logic import DEVICES, SegmentationLogic
 
 POLL_INTERVAL_MS = 250
@@ -116,7 +114,7 @@ class SynTumorSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMix
         if not self._parameterNode.inputVolume:
             self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
-    def setParameterNode(self, inputParameterNode: Optional[SynTumorSegmentationParameterNode]) -> None:
+    def setParameterNode(self, inputParameterNode: SynTumorSegmentationParameterNode | None) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
@@ -162,6 +160,7 @@ class SynTumorSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMix
         self.job = None
         self._updateGui()
         if job.cancelled:
+            job.cleanup()
             self.ui.statusLabel.text = _("Cancelled.")
             return
         with slicer.util.tryWithErrorDisplay(_("Segmentation failed."), waitCursor=True):
@@ -214,20 +213,10 @@ class SynTumorSegmentationTest(ScriptedLoadableModuleTest):
         self.test_EvaluatePhantom()
 
     def test_EvaluatePhantom(self):
-        """Evaluation on the phantom (inference itself needs a trained model folder; see Testing/)."""
-        import numpy as np
+        """Evaluation and lesion navigation on the phantom (inference needs a trained model folder)."""
+        from SynTumorSegmentationLib.selftest import check_evaluation_on_phantom
 
-        from SynTumorLib.data.phantom import generate_case
-        from SynTumorLib.mrml import add_volume_node, segmentation_from_labelmap
-
-        image, label, _info = generate_case(seed=3, tumours=2)
-        ct = add_volume_node(slicer.mrmlScene, image, "phantom")
-        reference = segmentation_from_labelmap(slicer.mrmlScene, label, "reference", ct)
-        lab = np.where(label.array == 2, 1, label.array).astype(np.uint8)  # a prediction that misses every tumour
-        prediction = segmentation_from_labelmap(slicer.mrmlScene, label.with_array(lab), "prediction", ct)
-        result = SynTumorSegmentationLogic().evaluate(prediction, reference, ct)
-        self.assertEqual(result.metrics["lesion_tp"], 0)
-        self.assertGreaterEqual(result.lesionTable.GetNumberOfRows(), 1)
+        result = check_evaluation_on_phantom(slicer.mrmlScene)
         r, a, s = SynTumorSegmentationLogic.lesionCentre(result.lesionTable, 0)
         slicer.modules.markups.logic().JumpSlicesToLocation(r, a, s, True)
         self.delayDisplay("Test passed")

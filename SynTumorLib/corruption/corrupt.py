@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -140,7 +140,8 @@ def _paste_or(target: np.ndarray, local_and_origin: tuple[np.ndarray, np.ndarray
     target[dst] |= local[src]
 
 
-def _apply(arr: np.ndarray, spacing_kji: Sequence[float], sigma_mm: float, seeds: dict, control_points: int,
+def _apply(arr: np.ndarray, spacing_kji: Sequence[float], sigma_mm: float, seed_of: Callable[[int, int], int],
+           control_points: int,
            mode: str, target_labels: Sequence[int], per_component: bool, keep_inside_organ: bool,
            warnings: list[str] | None = None, components: list[dict] | None = None) -> np.ndarray:
     out = arr.copy()
@@ -154,7 +155,7 @@ def _apply(arr: np.ndarray, spacing_kji: Sequence[float], sigma_mm: float, seeds
             continue
         deformed = np.zeros(arr.shape, dtype=bool)
         for ci, (box, part) in enumerate(_components(clean, per_component)):
-            s = seeds[(int(v), ci)]
+            s = seed_of(int(v), ci)
             n_vox = int(part.sum())
             radius = (3.0 * n_vox * voxel_mm3 / (4.0 * np.pi)) ** (1.0 / 3.0)
             if warnings is not None and sigma_mm >= radius:
@@ -195,7 +196,8 @@ def corrupt_label(
         seed: integer seed (None → a fresh one, recorded).
         control_points: control points per axis of the random grid (3 as in the reference).
         mode: ``"independent"`` (3-D field, the paper) or ``"pairs"`` (reference's axis-pair passes).
-        target_labels: label values to corrupt (default the tumour, 2).
+        target_labels: label values to corrupt (default the tumour, 2), processed in the given order
+            (a later value is painted over an earlier one, e.g. ``(1, 2)``: pancreas, then tumour).
         per_component: deform each connected tumour separately (False: the whole label at once).
         keep_inside_organ: keep the deformed tumour inside the clean pancreas ∪ tumour.
 
@@ -225,14 +227,10 @@ def corrupt_label(
         warnings.append(f"label has no voxels with value(s) {targets}: returned unchanged")
     if sigma == 0:
         warnings.append("σ = 0 mm: label returned unchanged")
-    seeds = {}
-    for v in present:
-        n = len(_components(arr == v, per_component))
-        seeds.update({(v, i): child_seed(seed, "corrupt", v, i) for i in range(n)})
-    out = _apply(arr, label.array_spacing, sigma, seeds, int(control_points), mode, targets, per_component,
-                 keep_inside_organ, warnings, components)
-    for w in warnings:
-        log.warning(w)
+    out = _apply(arr, label.array_spacing, sigma, lambda v, i: child_seed(seed, "corrupt", v, i), int(control_points),
+                 mode, targets, per_component, keep_inside_organ, warnings, components)
+    for w in warnings:  # debug only: callers get them in the record (the CLI prints them once)
+        log.debug(w)
     record = {
         "op": "corrupt_label",
         "version": __version__,
@@ -263,9 +261,16 @@ def replay_corruption(label: Volume, record: dict) -> Volume:
         raise InputError("this record was made on a different label map (sha256 differs); replay needs the clean label")
     try:
         seeds = {(int(c["value"]), int(c["index"])): int(c["seed"]) for c in record["components"]}
-        out = _apply(arr, label.array_spacing, float(record["sigma_mm"]), seeds, int(record["control_points"]),
-                     str(record["mode"]), [int(v) for v in record["target_labels"]], bool(record["per_component"]),
-                     bool(record["keep_inside_organ"]))
+        sigma, points = float(record["sigma_mm"]), int(record["control_points"])
+        mode, targets = str(record["mode"]), [int(v) for v in record["target_labels"]]
+        per_component, keep_inside = bool(record["per_component"]), bool(record["keep_inside_organ"])
     except KeyError as e:
         raise InputError(f"corrupt_label record is missing {e}") from None
+
+    def seed_of(v: int, i: int) -> int:
+        if (v, i) not in seeds:
+            raise InputError(f"record has no seed for component {i} of label {v}; it was made on another label map")
+        return seeds[(v, i)]
+
+    out = _apply(arr, label.array_spacing, sigma, seed_of, points, mode, targets, per_component, keep_inside)
     return label.with_array(out)

@@ -19,9 +19,9 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .. import __version__
 from ..utils.atomic import write_json_atomic

@@ -109,7 +109,6 @@ def write_report(ctx) -> dict:
     s = rep.section("Cohorts")
     real = [r for r in rows if r["cohort"] == "real_tumours"]
     tum_ml = [r["tumour mL"] for r in real if r["tumour mL"]]
-    pan_ml = [r["pancreas mL"] for r in rows if r["pancreas mL"]]
     summary = [{"cohort": kind, "cases": sum(r["cohort"] == kind for r in rows),
                 "pancreas mL (median)": float(np.median([r["pancreas mL"] for r in rows if r["cohort"] == kind] or [np.nan])),
                 "tumour mL (median)": float(np.median([r["tumour mL"] for r in rows if r["cohort"] == kind] or [np.nan]))}

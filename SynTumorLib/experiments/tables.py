@@ -20,13 +20,11 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from pathlib import Path
 from typing import Any
 
-from ..metrics.evaluate import mean_sd
+from ..metrics.evaluate import mean_sd, rows_to_csv
 from ..utils.atomic import atomic_path, write_text_atomic
 from ..utils.jsonio import read_json
 from .spec import StudySpec
@@ -72,15 +70,6 @@ def arm_rows(spec: StudySpec, results: list[dict[str, Any]]) -> list[dict[str, A
             "train_s_mean": mean_sd([r["timings"].get("train_s") for r in res])["mean"],
         })
     return rows
-
-
-def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    for r in rows:
-        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r[c], float) else r[c]) for c in columns])
-    return buf.getvalue()
 
 
 def _pm(mean, sd) -> str:
@@ -197,8 +186,8 @@ def write_outputs(spec: StudySpec, out: str | Path) -> dict[str, str]:
             f"tumour-free cases {'included' if ev['include_empty'] else 'excluded'}.")
     paths = {"results_csv": out / "results.csv", "arms_csv": out / "arms.csv", "table_md": out / "table.md",
              "table_html": out / "table.html", "plot_png": out / "dsc_by_arm.png"}
-    write_text_atomic(paths["results_csv"], _csv(case_rows, CASE_COLUMNS))
-    write_text_atomic(paths["arms_csv"], _csv(rows, ARM_COLUMNS))
+    write_text_atomic(paths["results_csv"], rows_to_csv(case_rows, CASE_COLUMNS))
+    write_text_atomic(paths["arms_csv"], rows_to_csv(rows, ARM_COLUMNS))
     write_text_atomic(paths["table_md"], f"# {title}\n\n" + table_markdown(spec.table, rows, reference) + f"\n{note}\n")
     write_text_atomic(paths["table_html"], table_html(title, spec.table, rows, reference, note))
     if rows:

@@ -25,7 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -48,7 +48,7 @@ def bounding_box(mask: np.ndarray) -> Box | None:
 
 
 def pad_box(box: Box, pad: Sequence[int], shape: Sequence[int]) -> Box:
-    return tuple(slice(max(s.start - int(p), 0), min(s.stop + int(p), int(n))) for s, p, n in zip(box, pad, shape))  # type: ignore[return-value]
+    return tuple(slice(max(s.start - int(p), 0), min(s.stop + int(p), int(n))) for s, p, n in zip(box, pad, shape, strict=False))  # type: ignore[return-value]
 
 
 def box_starts(box: Box) -> np.ndarray:
@@ -129,7 +129,7 @@ def paste_slices(start: Sequence[int], box_shape: Sequence[int], shape: Sequence
     """(slices in the full array, slices in the local box) for a box whose first voxel lands at
     ``start``; both clipped to the array."""
     full, local = [], []
-    for s, n, N in zip(start, box_shape, shape):
+    for s, n, N in zip(start, box_shape, shape, strict=False):
         a, b = max(int(s), 0), min(int(s) + int(n), int(N))
         if b <= a:
             return None, None  # type: ignore[return-value]
@@ -148,17 +148,18 @@ def sample_candidate(rng: np.random.Generator, host_box: Box, organ_flat: np.nda
 _UNIT_BALL = None
 
 
-def ellipsoid_offsets(semi_axes_mm, rotation, spacing_kji, n: int = 400) -> np.ndarray:
-    """Voxel offsets (k, j, i) of ``n`` fixed, evenly spread points inside an ellipsoid — a cheap
-    Monte-Carlo probe of where a shape would land, used before rendering it."""
+def ellipsoid_offsets(semi_axes_mm, rotation, spacing_kji, n: int = 9) -> np.ndarray:
+    """Voxel offsets (k, j, i) of evenly spread points filling an ellipsoid — the cell centres of an
+    ``n``³ grid that lie in the unit ball (≈ 380 points for n = 9; symmetric, so unbiased), scaled,
+    rotated and converted to voxels. A cheap probe of where a shape would land, used before
+    rendering it."""
     global _UNIT_BALL
-    if _UNIT_BALL is None or len(_UNIT_BALL) != n:
-        g = np.random.default_rng(12345)  # fixed: the probe is part of the algorithm, not a draw
-        v = g.standard_normal((n, 3))
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        _UNIT_BALL = v * np.cbrt(g.random(n))[:, None]
+    if _UNIT_BALL is None or _UNIT_BALL[0] != n:
+        g = (np.arange(n) + 0.5) / n * 2.0 - 1.0
+        pts = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+        _UNIT_BALL = (n, pts[np.linalg.norm(pts, axis=1) <= 1.0])
     rx, ry, rz = semi_axes_mm
-    p = _UNIT_BALL * np.array([rz, ry, rx])
+    p = _UNIT_BALL[1] * np.array([rz, ry, rx])
     if rotation is not None:
         p = p @ np.asarray(rotation).T
     return p / np.asarray(spacing_kji)

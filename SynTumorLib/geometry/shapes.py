@@ -19,8 +19,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -133,11 +133,11 @@ def ellipsoid_mask(
     voxel shifted by ``offset_vox`` (sub-voxel, k, j, i)."""
     sp = np.asarray(spacing_kji, dtype=np.float64)
     half = box_half_extent(semi_axes_mm, sp)
-    grids = [(np.arange(-h, h + 1) - o) * s for h, o, s in zip(half, offset_vox, sp)]
+    grids = [(np.arange(-h, h + 1) - o) * s for h, o, s in zip(half, offset_vox, sp, strict=False)]
     rx, ry, rz = semi_axes_mm
     radii_kji = np.array([rz, ry, rx])
     if rotation is None:
-        q = [(g / r) ** 2 for g, r in zip(grids, radii_kji)]
+        q = [(g / r) ** 2 for g, r in zip(grids, radii_kji, strict=False)]
         return (q[0][:, None, None] + q[1][None, :, None] + q[2][None, None, :]) <= 1.0
     # Local coordinates u = Rᵀ p; the ellipsoid is Σ (u_a / r_a)² ≤ 1.
     rt = np.asarray(rotation, dtype=np.float64).T / radii_kji[:, None]

@@ -28,7 +28,8 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -63,10 +64,9 @@ PROBE_SLACK = 0.1  # the probe ignores the elastic boundary: let near misses thr
 def _align_label(image: Volume, label: Volume) -> tuple[Volume, bool]:
     if label.same_grid(image):
         return label, False
-    import SimpleITK as sitk
+    from ..data.resample import resample_like
 
-    res = sitk.Resample(label.to_sitk(), image.to_sitk(), sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-    out = Volume.from_sitk(res)
+    out = resample_like(label, image, is_label=True, default_value=0)
     if not out.array.any():
         raise InputError(f"label grid {label.shape} @ {label.spacing} does not overlap the image grid {image.shape}; give a label on the image's grid")
     log.warning("label grid differs from the image grid: resampled the label onto the image (nearest neighbour)")
@@ -107,10 +107,10 @@ def _values_on(src_box, src, dst_box) -> np.ndarray:
     """The boolean array ``src`` (located at ``src_box``) seen on ``dst_box`` (False outside src)."""
     host_box, host, full = src_box, src, dst_box
     out = np.zeros(tuple(s.stop - s.start for s in full), bool)
-    inter = tuple(slice(max(a.start, b.start), min(a.stop, b.stop)) for a, b in zip(host_box, full))
+    inter = tuple(slice(max(a.start, b.start), min(a.stop, b.stop)) for a, b in zip(host_box, full, strict=False))
     if all(s.stop > s.start for s in inter):
-        out[tuple(slice(s.start - f.start, s.stop - f.start) for s, f in zip(inter, full))] = \
-            host[tuple(slice(s.start - h.start, s.stop - h.start) for s, h in zip(inter, host_box))]
+        out[tuple(slice(s.start - f.start, s.stop - f.start) for s, f in zip(inter, full, strict=False))] = \
+            host[tuple(slice(s.start - h.start, s.stop - h.start) for s, h in zip(inter, host_box, strict=False))]
     return out
 
 
@@ -121,7 +121,7 @@ def _no_contact(scene: Scene, occupied: np.ndarray, full, final: np.ndarray) -> 
         return True
     tb = pad_box(tb, (1, 1, 1), final.shape)
     near = ndimage.binary_dilation(final[tb], structure=np.ones((3, 3, 3), bool))
-    sub = tuple(slice(f.start + b.start, f.start + b.stop) for f, b in zip(full, tb))
+    sub = tuple(slice(f.start + b.start, f.start + b.stop) for f, b in zip(full, tb, strict=False))
     taken = occupied[sub]
     if scene.tumour_value is not None:
         taken = taken | (scene.label[sub] == scene.tumour_value)
@@ -183,7 +183,12 @@ def _plan(scene: Scene, image: Volume, spec: InsertionSpec, seed: int) -> list[d
                 raise InputError(f"point {list(ras)} (RAS mm) is not inside the organ (label {spec.organ_value}); the nearest organ voxel is {dmin:.1f} mm away")
         host_box, host, organ_flat = scene.host(bulge) if not ref else (None, None, None)
         placed = None
-        for attempt in range(spec.max_attempts):
+        attempts = spec.max_attempts
+        if not ref:
+            lo = min(spec.radii_mm) if spec.radii_mm is not None else cls.range_mm[0]
+            if 4.0 / 3.0 * np.pi * lo**3 * spec.min_inside > host.sum() * image.voxel_volume_mm3:
+                attempts = 0  # even the smallest draw is larger than the whole host region
+        for attempt in range(attempts):
             draw = draw_shape(
                 rng, cls.range_mm, cls.sigma_mm, random_orientation=spec.random_orientation and not ref,
                 elastic_mode="pairs" if ref else spec.elastic_mode, integer_axes=ref,
@@ -255,7 +260,7 @@ def _render(scene: Scene, image: Volume, plans: list[dict[str, Any]], tex: Textu
             lab[full][final] = 2
     stats = []
     vv = image.voxel_volume_mm3
-    for n, (t, (full, final, n_drawn)) in enumerate(zip(plans, masks)):
+    for n, (t, (full, final, n_drawn)) in enumerate(zip(plans, masks, strict=False)):
         delivered = 0 if full is None else int(final.sum())
         s = {"delivered_voxels": delivered, "delivered_mm3": delivered * vv,
              "drawn_mm3": ShapeDraw.from_dict(t["shape"]).nominal_volume_mm3,
@@ -266,8 +271,8 @@ def _render(scene: Scene, image: Volume, plans: list[dict[str, Any]], tex: Textu
             s["centre_kji"] = c.tolist()
             s["centre_ras"] = image.kji_to_ras(c).tolist()
             tb = bounding_box(final)
-            tbox = tuple(slice(f.start + b.start, f.start + b.stop) for f, b in zip(full, tb))
-            region = pad_box(tbox, scene.vox(TEXTURE_PAD_MM + tex.margin_mm()) + 1, scene.shape)
+            tbox = tuple(slice(f.start + b.start, f.start + b.stop) for f, b in zip(full, tb, strict=False))
+            region = pad_box(tbox, scene.vox(max(TEXTURE_PAD_MM, tex.context_mm()) + tex.margin_mm()) + 1, scene.shape)
             tm = _values_on(full, final, region)
             before = out[region].astype(np.float32)
             new = tex.apply(before, tm, scene.organ[region] & (lab[region] != 2), scene.spacing, t["texture"])
@@ -314,7 +319,7 @@ def insert_tumours(image: Volume, organ_label: Volume, spec: InsertionSpec | dic
     for n, t in enumerate(plans):
         t["texture"] = tex.sample(child_seed(seed, "texture", n))
     out, lab, stats = _render(scene, image, plans, tex, progress)
-    tumours = [{**p, **s} for p, s in zip(plans, stats)]
+    tumours = [{**p, **s} for p, s in zip(plans, stats, strict=False)]
     record = {
         "op": "insert_tumours", "version": __version__, "seed": seed, "spec": spec.to_dict(),
         "placement": spec.placement_mode, "texture": tex.describe(), "label_resampled": resampled,

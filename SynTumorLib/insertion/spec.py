@@ -11,8 +11,9 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from ..geometry.shapes import check_semi_axes
 from ..geometry.sizes import SizeClassSet, load_size_classes
@@ -63,7 +64,7 @@ class InsertionSpec:
     random_orientation: bool = True
     elastic_mode: str = "independent"
     organ_value: int = 1
-    max_attempts: int = 40
+    max_attempts: int = 100
     _sizes: SizeClassSet | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -31,7 +31,8 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from monai.config import KeysCollection
@@ -81,8 +82,8 @@ class SynthesizeTumourd(Randomizable, MapTransform):
         spacing: voxel size per spatial axis (mm) when the image has no affine.
         texture: texture backend (name, fitted JSON, model folder or instance).
         min_inside, bulge_mm, placement: as in :class:`~SynTumorLib.insertion.spec.InsertionSpec`.
-        max_attempts: shape draws per tumour (kept small: a crop that cannot hold the class is
-            retried once with a single tumour, then passed through).
+        max_attempts: shape draws per tumour (kept small: a crop that cannot hold the class passes
+            through unchanged, with the reason in the record).
         record_key: key of the JSON record in the output dict (None: only ``last_record``).
     """
 
@@ -160,17 +161,11 @@ class SynthesizeTumourd(Randomizable, MapTransform):
         # array axes are used as-is: Volume's (k, j, i) naming only matters for point/reference modes
         vol = Volume.from_geometry(hu, spacing=sp[::-1])
         organ = vol.with_array((lab0 == 1).astype(np.uint8))
-        result = None
-        for count in (None, 1):
-            spec = InsertionSpec.from_dict({**self.spec.to_dict(), "count": count})
-            try:
-                result = insert_tumours(vol, organ, spec, seed=self._seed, texture=self.texture)
-                break
-            except InputError as e:
-                rec["reason"] = f"no room: {e}"
-        if result is None:
+        try:  # a drawn count that does not fit is trimmed inside; only an impossible first tumour fails
+            out_hu, out_lab, ins = insert_tumours(vol, organ, self.spec, seed=self._seed, texture=self.texture)
+        except InputError as e:
+            rec["reason"] = f"no room: {e}"
             return self._finish(d, rec)
-        out_hu, out_lab, ins = result
         changed = out_hu.array != hu
         new0 = img0.copy()
         new0[changed] = out_hu.array[changed] if self.intensity == "hu" else window(out_hu.array[changed], *self.window_hu)

@@ -1,7 +1,8 @@
 """Saving and loading a scene with its data files (used by batch scripts and the tests).
 
-In the Slicer application ``slicer.util.saveScene`` does this; this module needs only MRML, so it
-also works in ``PythonSlicer`` and with the Qt-free ``slicer-core`` wheel.
+In the Slicer application use ``slicer.util.saveScene`` (it also handles .mrb bundles and the
+application's own nodes); this module needs only MRML, so it works in ``PythonSlicer`` and with the
+Qt-free ``slicer-core`` wheel, where that helper is not available.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ def save_scene(scene, mrml_path: str | os.PathLike) -> list[Path]:
     nodes = [scene.GetNthNodeByClass(i, "vtkMRMLStorableNode")
              for i in range(scene.GetNumberOfNodesByClass("vtkMRMLStorableNode"))]
     for node in nodes:
-        if not node.GetSaveWithScene():
+        # singletons (the application's built-in colour tables, …) come back with the application
+        if not node.GetSaveWithScene() or node.GetSingletonTag():
             continue
+        if node.IsA("vtkMRMLVolumeNode") and node.GetImageData() is None:
+            continue  # an empty placeholder (e.g. an output selector's new node) has nothing to write
         storage = _storage_node(scene, node)
         if storage is None:
             continue

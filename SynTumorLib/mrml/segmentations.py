@@ -10,8 +10,8 @@ Slicer application and with the Qt-free ``slicer-core`` wheel.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import slicer

@@ -128,6 +128,9 @@ class TrainConfig:
             fail(f"'warmup_iterations' must be ≥ 0, got {self.warmup_iterations}")
         if not 0.0 <= float(self.pos_fraction) <= 1.0:
             fail(f"'pos_fraction' must be in [0, 1], got {self.pos_fraction}")
+        from .networks import resolve_network_spec  # catch bad network arguments now, not at step 0
+
+        resolve_network_spec(self.model, self.crop_size, (self.spacing or [1.0, 1.0, 1.0])[::-1])
         if self.optimizer not in ("adamw", "sgd"):
             fail(f"'optimizer' must be 'adamw' or 'sgd', got {self.optimizer!r}")
         if self.schedule not in ("cosine", "poly", "constant"):

@@ -146,10 +146,12 @@ def validate(net, cases, cfg: TrainConfig, device) -> dict:
 def _check_resume(cfg: TrainConfig, out: Path) -> TrainConfig:
     saved = TrainConfig.from_json(out / "config.json")
     mine, theirs = cfg.to_dict(), saved.to_dict()
-    for key in ("model", "spacing"):  # resolved when training started
-        if mine[key] != theirs[key] and (key == "spacing" and mine[key] is None or key == "model"
-                                         and mine["model"]["name"] == theirs["model"]["name"]):
-            mine[key] = theirs[key]
+    # model args and spacing were resolved when training started: accept the unresolved originals
+    if mine["spacing"] is None:
+        mine["spacing"] = theirs["spacing"]
+    m, t = mine["model"], theirs["model"]
+    if m["name"] == t["name"] and all(t["args"].get(k) == v for k, v in m["args"].items()):
+        mine["model"] = t
     diff = sorted(k for k in mine if mine[k] != theirs[k] and k not in RESUMABLE_CHANGES)
     if diff:
         raise InputError(f"{out}: cannot resume — the config differs from the run in that folder in {diff}")

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +74,11 @@ class TextureModel(ABC):
     def margin_mm(self) -> float:
         """How far outside the tumour mask the model may change voxels (used to size regions)."""
         return 2.0
+
+    def context_mm(self) -> float:
+        """How much CT around the tumour's bounding box the model wants to see in ``apply``
+        (the caller pads the region by this much, plus :meth:`margin_mm`)."""
+        return 6.0
 
     def synthesize(self, image_hu, tumour_mask, organ_mask, spacing_kji, seed: int) -> tuple[np.ndarray, dict]:
         """``sample`` + ``apply`` in one call: returns (new HU float32, params)."""

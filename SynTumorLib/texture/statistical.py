@@ -30,8 +30,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -83,7 +84,7 @@ class StatisticalTexture(TextureModel):
         smooth_mm: float = 2.0,
         floor_hu: float = 10.0,
     ) -> None:
-        self.ranges = {k: _as_range(k, v) for k, v in zip(RANGE_KEYS, (contrast_hu, texture_std_hu, texture_scale_mm, rim_hu))}
+        self.ranges = {k: _as_range(k, v) for k, v in zip(RANGE_KEYS, (contrast_hu, texture_std_hu, texture_scale_mm, rim_hu), strict=False)}
         if self.ranges["texture_std_hu"][0] < 0 or self.ranges["texture_scale_mm"][0] <= 0:
             raise InputError("texture_std_hu must be ≥ 0 and texture_scale_mm > 0")
         self.fixed = {"rim_width_mm": float(rim_width_mm), "feather_mm": float(feather_mm),
@@ -146,7 +147,7 @@ class StatisticalTexture(TextureModel):
         f = float(p["feather_mm"])
         idx = np.nonzero(mask)
         pad = np.ceil(f / 2.0 / sp).astype(int) + 1
-        box = tuple(slice(max(int(ix.min()) - q, 0), min(int(ix.max()) + 1 + q, n)) for ix, q, n in zip(idx, pad, mask.shape))
+        box = tuple(slice(max(int(ix.min()) - q, 0), min(int(ix.max()) + 1 + q, n)) for ix, q, n in zip(idx, pad, mask.shape, strict=False))
         mb = mask[box]
         din = ndimage.distance_transform_edt(mb, sampling=sp)
         target = (mean + g[box] + resid[box]).astype(np.float32)

@@ -49,6 +49,9 @@ def label_rgba(label2d: np.ndarray, colours: dict | None = None) -> np.ndarray:
 def extract_plane(volume: Volume, plane: str, index: int) -> tuple[np.ndarray, float]:
     """A 2-D slice oriented for display (rows top→bottom) and its pixel aspect (height/width)."""
     a = volume.array
+    axis = {"axial": 0, "coronal": 1, "sagittal": 2}.get(plane)
+    if axis is not None and not 0 <= index < a.shape[axis]:
+        raise ValueError(f"{plane} slice index {index} is outside the volume (0–{a.shape[axis] - 1})")
     sk, sj, si = volume.array_spacing
     if plane == "axial":  # k fixed: rows j, cols i
         sl, aspect = a[index, :, :], sj / si

@@ -45,7 +45,7 @@ def save_phantom_figures(out_dir: str | os.PathLike, seed: int = 5, spacing: flo
             {"image": ci, "label": None, "plane": "axial", "index": body_k, "title": "body / tail level"},
             {"image": ci, "label": cl, "plane": "axial", "index": body_k, "title": "labels", "contour_only": True}]
     paths.append(save_gallery_png(zoom, out / "phantom_pancreas.png", ncols=4,
-                                  title="Pancreas (green) with a hypodense tumour (red), splenic vein behind the gland"))
+                                  title="Pancreas (green) and a hypodense tumour (red); right: body and tail level"))
     seeds = []
     for s in range(seed, seed + 4):
         im2, lab2, info2 = generate_case(s, spacing=(2.0,) * 3)

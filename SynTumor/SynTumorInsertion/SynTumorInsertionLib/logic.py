@@ -17,8 +17,9 @@ Usable from the Python console or ``Slicer --no-main-window --python-script``::
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -122,13 +122,16 @@ class SegmentationLogic:
             raise InputError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
         if not 0.0 <= float(overlap) < 1.0:
             raise InputError(f"overlap must be in [0, 1), got {overlap}")
+        ownsWorkDir = not workDir
         work = Path(workDir) if workDir else Path(tempfile.mkdtemp(prefix="SynTumorSegmentation-"))
         work.mkdir(parents=True, exist_ok=True)
         image = volume_from_node(inputVolume)
         imagePath = str(write_volume(image, work / "image.nrrd"))
         pancreasPath = None
         if pancreasNode is not None:
-            from SynTumorInsertionLib.logic import InsertionLogic  # one definition of "the pancreas of a node"
+            from SynTumorInsertionLib.logic import (
+                InsertionLogic,  # one definition of "the pancreas of a node"
+            )
 
             mask = InsertionLogic(self.scene).organLabel(inputVolume, pancreasNode)
             pancreasPath = str(write_volume(mask, work / "pancreas.nrrd"))
@@ -137,15 +140,19 @@ class SegmentationLogic:
         # the worker must import the same SynTumorLib as this process (the extension's bundled copy)
         libParent = str(Path(SynTumorLib.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join([libParent, *filter(None, [env.get("PYTHONPATH")])])
-        job = PredictionJob(self.buildCommand(folder, imagePath, outPath, pancreasPath, device, overlap), outPath, env)
+        job = PredictionJob(self.buildCommand(folder, imagePath, outPath, pancreasPath, device, overlap), outPath, env,
+                            workDir=str(work), ownsWorkDir=ownsWorkDir)
         return job.start()
 
     def loadPrediction(self, job: PredictionJob, inputVolume, outputSegmentation=None):
         """Turn a finished job's label map into segments (a new node, or replacing ``outputSegmentation``'s)."""
         from SynTumorLib.data.io import read_volume
 
-        job.check()
-        label = read_volume(job.outputPath)
+        try:
+            job.check()
+            label = read_volume(job.outputPath)
+        finally:
+            job.cleanup()  # the label is in memory now; the temporary folder is not needed any more
         image = volume_from_node(inputVolume)
         if not label.same_grid(image):
             raise InputError(f"the prediction in {job.outputPath} is not on the grid of '{inputVolume.GetName()}'")
@@ -161,7 +168,12 @@ class SegmentationLogic:
                 outputSegmentation=None, progress=None, timeout_s: float | None = None):
         """Blocking convenience for scripts: start, wait (forwarding progress), load."""
         job = self.startPrediction(inputVolume, modelFolder, pancreasNode, device, overlap)
-        job.wait(progress=progress, timeout_s=timeout_s)
+        try:
+            job.wait(progress=progress, timeout_s=timeout_s)
+        except BaseException:
+            job.cancel()
+            job.cleanup()
+            raise
         return self.loadPrediction(job, inputVolume, outputSegmentation)
 
     # ------------------------------------------------------------------ evaluation

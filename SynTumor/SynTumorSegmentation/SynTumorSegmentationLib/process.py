@@ -46,6 +46,8 @@ class PredictionJob:
     command: Sequence[str]
     outputPath: str
     env: dict | None = None
+    workDir: str | None = None  # removed by cleanup() when ownsWorkDir (a temporary folder)
+    ownsWorkDir: bool = False
     fraction: float = 0.0
     message: str = ""
     log: list[str] = field(default_factory=list)
@@ -135,6 +137,14 @@ class PredictionJob:
         self.check()
         if progress is not None:
             progress(1.0, "done")
+
+    def cleanup(self) -> None:
+        """Delete the temporary input/output folder (only one this job owns), once it has ended."""
+        if self.ownsWorkDir and self.workDir and not self.running:
+            import shutil
+
+            shutil.rmtree(self.workDir, ignore_errors=True)
+            self.ownsWorkDir = False
 
     def check(self) -> None:
         """Raise ``CancelledError`` / ``SynTumorError`` (with the worker's last messages) unless it succeeded."""

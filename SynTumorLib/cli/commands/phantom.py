@@ -42,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--spacing", type=float, nargs=3, default=(1.5, 1.5, 1.5), metavar=("SI", "SJ", "SK"),
                    help="voxel size i j k in mm (default 1.5 1.5 1.5)")
     p.add_argument("--shape", type=int, nargs=3, default=None, metavar=("NI", "NJ", "NK"),
-                   help="voxels along i j k (default: 360×280×200 mm field of view; a smaller field of "
+                   help="voxels along i j k (default: 360×300×200 mm field of view; a smaller field of "
                         "view is centred on the pancreas)")
     p.add_argument("--name", default="SynTumorPhantom", help="dataset name in dataset.json")
     p.add_argument("--prefix", default="phantom", help="case id prefix (default: phantom → phantom_000)")

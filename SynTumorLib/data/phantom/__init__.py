@@ -6,7 +6,7 @@ MSD-layout dataset. Modules: layout (anatomy parameters), body, organs, hollow, 
 tumours, tissues (HU table), raster/canvas (bounding-box painting), texture.noise (fields, noise).
 """
 
-from .generator import DEFAULT_FOV_MM, PhantomCase, generate_case, generate_cohort, render_case
+from .generator import DEFAULT_FOV_MM, PhantomCase, generate_case, generate_cohort, render_case, replay_case
 from .tumours import sample_tumour_diameters
 
-__all__ = ["DEFAULT_FOV_MM", "PhantomCase", "generate_case", "generate_cohort", "render_case", "sample_tumour_diameters"]
+__all__ = ["DEFAULT_FOV_MM", "PhantomCase", "generate_case", "generate_cohort", "render_case", "replay_case", "sample_tumour_diameters"]

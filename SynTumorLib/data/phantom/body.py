@@ -52,17 +52,38 @@ def paint_body(canvas: Canvas, lay: dict, seed: int, chunk: int = 32) -> None:
     # thickness outside the cavity: thinner muscle and fat at the back (the paraspinal muscles are
     # painted separately; the patient lies on it), blended smoothly around the flanks
     back = 1.0 / (1.0 + np.exp(np.clip(y / 25.0, -30, 30)))
-    mus = m * (1 - 0.4 * back)
+    # thinner at the back and at the linea alba between the two rectus muscles
+    mus = m * (1 - 0.4 * back) * (1 - 0.6 * np.exp(-((x / 7.0) ** 2)) * (1 - back))
     q_in = _layer_q(x, y, a, bf, bb, p, wob, 0.0)
     q_mus = _layer_q(x, y, a, bf, bb, p, wob, mus)
-    q_out = _layer_q(x, y, a, bf, bb, p, wob, mus + fthick * (1 - 0.2 * back))
+    skin_in = mus + fthick * (1 - 0.2 * back)
+    q_skin = _layer_q(x, y, a, bf, bb, p, wob, skin_in)
+    q_out = _layer_q(x, y, a, bf, bb, p, wob, skin_in + 2.0)
     grow = (1 - b["widening_per_100mm"] * g.zs / 100.0) ** p  # flanks widen inferiorly
-    ids = np.array([ID["air"], ID["fat_subcut"], ID["muscle"], ID["fat_visceral"]], np.uint8)
+    ids = np.array([ID["air"], ID["skin"], ID["fat_subcut"], ID["muscle"], ID["fat_visceral"]], np.uint8)
+    yy = np.broadcast_to(y, q_out.shape)
+    lowest = float(yy[q_out < grow.max()].min()) if (q_out < grow.max()).any() else float(y.min()) - 50
+    table = _table(x, y, lowest - 1.0)
     for k0 in range(0, len(g.zs), chunk):
         gk = grow[k0:k0 + chunk].astype(np.float32)[:, None, None]
-        level = (q_out < gk).view(np.uint8) + (q_mus < gk).view(np.uint8) + (q_in < gk).view(np.uint8)
-        canvas.tissue[k0:k0 + chunk] = ids[level]
+        level = sum((q < gk).view(np.uint8) for q in (q_out, q_skin, q_mus, q_in))
+        t = ids[level]
+        # the couch under the patient (only where there is air: a wide patient rests on it)
+        t = np.where((t == ID["air"]) & (table > 0)[None], table[None], t).astype(np.uint8)
+        canvas.tissue[k0:k0 + chunk] = t
         canvas.delta[k0:k0 + chunk] = 0
+
+
+def _table(x: np.ndarray, y: np.ndarray, back: float) -> np.ndarray:
+    """2-D tissue ids of the CT couch: a shallow cradle whose top touches the patient's back (y = back)."""
+    top = back + 0.0008 * x**2
+    depth = top - y  # mm below the couch surface
+    inside = (depth >= 0) & (depth <= 22) & (np.abs(x) < 230)
+    shell = inside & ((depth < 2.5) | (depth > 19.5))
+    out = np.zeros(np.broadcast_shapes(x.shape, y.shape), np.uint8)
+    out[inside] = ID["table_core"]
+    out[shell] = ID["table_shell"]
+    return out
 
 
 def paint_back_muscles(canvas: Canvas, lay: dict) -> None:

@@ -40,9 +40,10 @@ from .texture.noise import SmoothField, add_ct_noise
 from .thorax import paint_lung_bases, paint_ribs
 from .tissues import LABEL_OF, TEXTURE_SD, hu_lut, sample_hu
 from .tumours import duct_radii, paint_tumour, plan_tumours
-from .vessels import paint_vessels
+from .vessels import paint_mesenteric_branches, paint_vessels
 
-DEFAULT_FOV_MM = (360.0, 280.0, 200.0)
+DEFAULT_FOV_MM = (360.0, 300.0, 200.0)
+MAX_VOXELS = 200_000_000  # ~17 bytes per voxel while painting
 
 
 def _check_args(seed, spacing, shape, tumours, fov_mm) -> tuple:
@@ -71,10 +72,13 @@ def _grid(lay: dict, spacing, shape, fov) -> Grid:
         shape_ijk = np.maximum(8, np.round(fov / np.asarray(spacing))).astype(int)
     else:
         shape_ijk = np.asarray(shape, int)
+    if int(np.prod(shape_ijk)) > MAX_VOXELS:
+        raise InputError(f"phantom grid {shape_ijk.tolist()} has {int(np.prod(shape_ijk)):,} voxels, more than "
+                         f"{MAX_VOXELS:,} (~{MAX_VOXELS * 17 // 2**30} GB of memory); use a coarser spacing or a smaller shape")
     ext = shape_ijk * np.asarray(spacing)
     b = lay["body"]
     outer = b["muscle_mm"] + b["fat_mm"]
-    body_lo = np.array([-b["half_width_inner"] - outer, -b["back_inner"] - outer])
+    body_lo = np.array([-b["half_width_inner"] - outer, -b["back_inner"] - outer - 24.0])  # + the couch
     body_hi = np.array([b["half_width_inner"] + outer, b["front_inner"] + outer])
     pts = np.asarray(lay["pancreas"]["centreline"], float)
     pc = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
@@ -159,6 +163,7 @@ def render_case(seed: int, spacing: Sequence[float] = (1.5, 1.5, 1.5), shape: Se
     paint_vessels(canvas, lay, cl)
     paint_colon(canvas, lay, child_seed(seed, "colon"))
     paint_small_bowel(canvas, lay, child_seed(seed, "small_bowel"))
+    paint_mesenteric_branches(canvas, lay, cl)
     paint_lung_bases(canvas, lay)
 
     # tissue map → HU: table value + slow heterogeneity per tissue + per-voxel offsets
@@ -185,10 +190,28 @@ def render_case(seed: int, spacing: Sequence[float] = (1.5, 1.5, 1.5), shape: Se
         "orientation": "LPS (i → left, j → posterior, k → superior)",
         "pancreas_ml": round(float(np.count_nonzero(label.array == 1)) * vox_ml + tumour_ml, 3),
         "tumour_ml": round(tumour_ml, 3), "n_tumours": len(plans),
-        "tumours": [{**p, "painted": True} for p in plans], "duct_dilation_mm": round(dilation, 3) if plans else 0.0,
+        "tumours": plans, "tumour_sizes_given": None if tumour_sizes is None else [float(d) for d in tumour_sizes], "duct_dilation_mm": round(dilation, 3) if plans else 0.0,
         "hu": hu, "anatomy": lay, "seconds": round(time.perf_counter() - t0, 3),
     }
     return PhantomCase(image, label, info, Volume(canvas.tissue, grid.ijk_to_ras))
+
+
+def replay_case(record: dict) -> tuple[Volume, Volume, dict]:
+    """Reproduce a case bit for bit from its record (``info`` or ``records/<case>.json``).
+
+    Example:
+        >>> img, lab, info = generate_case(4, spacing=(6, 6, 6), tumours=1)
+        >>> bool((replay_case(info)[0].array == img.array).all())
+        True
+    """
+    try:
+        if record.get("op") != "phantom":
+            raise InputError(f"not a phantom record (op={record.get('op')!r})")
+        return generate_case(record["seed"], spacing=record["spacing"], shape=record["shape_ijk"],
+                             tumours=int(record["n_tumours"]), tumour_sizes=record.get("tumour_sizes_given"),
+                             fov_mm=record["fov_mm"], noise_sd=record["noise_sd_hu"])
+    except KeyError as e:
+        raise InputError(f"phantom record lacks {e}") from None
 
 
 def generate_cohort(out_dir: str | os.PathLike, n_cases: int, seed: int, tumours: bool | int = False,

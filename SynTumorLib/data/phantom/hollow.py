@@ -32,7 +32,8 @@ def paint_viscus(canvas: Canvas, points, radii, wall_mm: float, gas_fraction: fl
     """A tube with a wall; inside, gas above a fluid level (``gas_fraction`` of the diameter) or,
     with ``stool_fraction``, mottled faeces (gas bubbles in soft material)."""
     g = canvas.grid
-    p, r = resample_polyline(np.asarray(points, float), np.asarray(radii, float), 4.0)
+    # segments of about half a radius: smooth enough for the curvature of a bowel loop
+    p, r = resample_polyline(np.asarray(points, float), np.asarray(radii, float), max(4.0, 0.5 * float(np.min(radii))))
     box = g.box(*tube_box(p, r))
     if box is None:
         return

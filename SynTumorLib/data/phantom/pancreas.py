@@ -80,7 +80,7 @@ def paint_pancreas(canvas: Canvas, lay: dict, cl: Centreline, seed: int, duct_ra
         return {"painted_voxels": 0}
     lo, hi = cl.points.min(axis=0) - 40, cl.points.max(axis=0) + 40
     lob = SmoothField(seed, 3.5, lo, hi).sample(*g.box_axes(box))
-    f, _ = sweep_f(g, box, cl.points, cl.radii)
+    f, _ = sweep_f(g, box, cl.points, cl.radii, reach=1.4)  # the fat-plane halo reaches f = 1.25
     f += np.float32(pa["lobulation"]) * lob
     canvas.paint(box, f < 1.25, "fat_plane", only_into=("fat_visceral",))
     # interlobular fat: a second fine field thresholded softly; more in older/fattier glands

@@ -151,10 +151,11 @@ def resample_polyline(points: np.ndarray, radii: np.ndarray, step_mm: float) -> 
 
 
 def sweep_f(grid: Grid, box: Box, points: np.ndarray, radii: np.ndarray,
-            want_offset: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+            want_offset: bool = False, reach: float = 1.1) -> tuple[np.ndarray, np.ndarray | None]:
     """Tube of varying radius along a polyline: ``min over segments |p - c(t)| / r(t)`` on ``box``.
 
-    Each segment (a capsule) is evaluated only inside its own small bounding box. With
+    Each segment (a capsule) is evaluated only inside its own small bounding box, which covers
+    ``f < reach`` (outside it ``f`` is left at infinity). With
     ``want_offset`` it also returns ``(p_y - c_y) / r`` of the nearest segment — the height above the
     tube axis towards anterior, which is "up" for a supine patient (gas–fluid levels).
     """
@@ -166,7 +167,7 @@ def sweep_f(grid: Grid, box: Box, points: np.ndarray, radii: np.ndarray,
     r = np.asarray(radii, np.float32)
     for s in range(len(p) - 1):
         a, b = p[s], p[s + 1]
-        rmax = float(max(r[s], r[s + 1])) * 1.35 + 1.0
+        rmax = float(max(r[s], r[s + 1])) * reach + 1.0
         sub = grid.box(np.minimum(a, b) - rmax, np.maximum(a, b) + rmax)
         if sub is None:
             continue

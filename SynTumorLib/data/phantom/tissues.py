@@ -18,6 +18,9 @@ import numpy as np
 TISSUES: dict[str, tuple[float, float, float, int]] = {
     "air": (-1000, 0, 0, 0),
     "fat_subcut": (-105, 8, 6, 0),
+    "skin": (35, 8, 4, 0),
+    "table_shell": (250, 30, 10, 0),  # CT couch: carbon-fibre skin around a foam core
+    "table_core": (-650, 40, 10, 0),
     "muscle": (55, 6, 4, 0),
     "fat_visceral": (-95, 8, 6, 0),
     "fat_plane": (-92, 8, 6, 0),  # fat around organs that bowel loops may not enter

@@ -77,3 +77,22 @@ def paint_vessels(canvas: Canvas, lay: dict, cl: Centreline) -> None:
     keep = ("bone_cortical", "bone_cancellous", "disc", "aorta", "kidney_cortex", "kidney_medulla")
     for name, (pts, rad, tissue) in vessel_paths(lay, cl).items():
         paint_tube(canvas, pts, rad, tissue, not_into=keep if "renal" not in name else keep[:4])
+
+
+def paint_mesenteric_branches(canvas: Canvas, lay: dict, cl: Centreline) -> None:
+    """Jejunal and ileal branches of the SMA/SMV fanning out through the mesenteric fat (painted
+    after the bowel, into fat only, so they run between the loops)."""
+    rng = np.random.default_rng(lay["vessel_seed"] + 1)
+    paths = vessel_paths(lay, cl)
+    V = lay["spine"]["y_body"]
+    for trunk, tissue in (("smv", "portal"), ("sma", "artery_small")):
+        pts, _, _ = paths[trunk]
+        z_hi = float(cl.points[cl.neck][2]) - 15
+        for _ in range(int(rng.integers(5, 9))):
+            z0 = rng.uniform(-110, z_hi)
+            t = np.clip((pts[0, 2] - z0) / max(pts[0, 2] - pts[-1, 2], 1e-6), 0, 1)
+            start = pts[0] + t * (pts[-1] - pts[0])
+            start[2] = z0
+            end = np.array([rng.uniform(-90, 60), rng.uniform(V + 60, V + 115), z0 + rng.uniform(-50, 10)])
+            mid = 0.5 * (start + end) + rng.normal(0, 10, 3)
+            paint_tube(canvas, [start, mid, end], [2.2, 1.6, 1.0], tissue, only_into=("fat_visceral",))

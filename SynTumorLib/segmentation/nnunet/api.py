@@ -89,6 +89,8 @@ def _make_splits(real_ids: list[str], syn_ids: list[str], val_cases: Sequence[st
                  cfg: NNUNetConfig) -> list[dict] | None:
     """Our splits_final.json: validation from real cases only; synthetic cases always train."""
     if cfg.fold == "all":
+        if val_cases:
+            raise InputError("fold 'all' trains on every case and has no validation split; drop the validation cases")
         return None
     if val_cases:
         unknown = sorted(set(val_cases) - set(real_ids))
@@ -138,6 +140,8 @@ def train_nnunet(
     """
     cfg = config if isinstance(config, NNUNetConfig) else NNUNetConfig.from_dict(config or {})
     work = Path(work).resolve()
+    if cfg.fold == "all" and val_cases:
+        _make_splits([], [], val_cases, cfg)  # raises the "no validation split" error before any export
     if train_cases is not None and val_cases is not None and set(train_cases) & set(val_cases):
         raise InputError("a case is in both the training and the validation cases")
     cases = None if train_cases is None else list(train_cases) + [c for c in (val_cases or []) if c not in train_cases]
