@@ -8,6 +8,7 @@ Public API (each entry has a docstring example):
     Volume, read_volume, write_volume, write_dicom_series      -- SynTumorLib.data (volume, io)
     resample_to_spacing, resample_like, window, unwindow        -- SynTumorLib.data (resample, intensity)
     open_dataset, check_dataset, export_nnunet, MSDWriter       -- SynTumorLib.data (datasets, check, ...)
+    generate_case, generate_cohort                              -- SynTumorLib.data.phantom
 """
 
 __version__ = "0.1.0"
@@ -20,10 +21,12 @@ from .data.datasets import open_dataset  # noqa: E402
 from .data.check import check_dataset  # noqa: E402
 from .data.nnunet_export import export_nnunet  # noqa: E402
 from .data.msd import MSDWriter  # noqa: E402
+from .data.phantom import generate_case, generate_cohort  # noqa: E402
 from .utils.errors import InputError, ModelFolderError, SynTumorError  # noqa: E402
 
 __all__ = [
     "__version__", "Volume", "read_volume", "write_volume", "write_dicom_series", "resample_to_spacing",
     "resample_like", "window", "unwindow", "open_dataset", "check_dataset", "export_nnunet", "MSDWriter",
+    "generate_case", "generate_cohort",
     "SynTumorError", "InputError", "ModelFolderError",
 ]

@@ -56,8 +56,8 @@ def test_levels_are_monotonic_on_a_fixed_fixture():
             h.append(hausdorff_distance(noisy.array == 2, clean, lab.array_spacing))
         dices.append(np.mean(d))
         hds.append(np.mean(h))
-    assert all(a > b for a, b in zip(dices, dices[1:])), dices
-    assert all(a < b for a, b in zip(hds, hds[1:])), hds
+    assert all(a > b for a, b in zip(dices, dices[1:], strict=False)), dices
+    assert all(a < b for a, b in zip(hds, hds[1:], strict=False)), hds
 
 
 def test_sigma_zero_returns_the_input():
@@ -179,7 +179,7 @@ def test_levels_file_and_validation():
     levels = load_levels()
     assert tuple(levels) == LEVEL_NAMES
     values = list(levels.values())
-    assert all(0 < a < b for a, b in zip(values, values[1:]))
+    assert all(0 < a < b for a, b in zip(values, values[1:], strict=False))
     assert sigma_for_level(" Extreme ") == levels["extreme"]
     with pytest.raises(InputError, match="increase"):
         validate_levels({"low": 2, "moderate": 1, "high": 3, "extreme": 4})

@@ -56,7 +56,7 @@ def test_field_interpolates_control_points():
     ctrl = control_point_displacements(rng, (1.0, 2.0, 3.0), 3, (0, 1, 2))
     f = field_from_control_points(ctrl, (21, 11, 31))
     # control points sit on the region's corners and centre
-    for a, (k, j, i) in enumerate([(0, 0, 0), (10, 5, 15), (20, 10, 30)]):
+    for k, j, i in [(0, 0, 0), (10, 5, 15), (20, 10, 30)]:
         idx = (k // 10, j // 5, i // 15)
         assert f[(slice(None), k, j, i)] == pytest.approx(ctrl[(slice(None), *idx)], abs=1e-9)
     # smooth: neighbouring voxels differ by far less than the control-point spread

@@ -71,3 +71,12 @@ def test_resume_refusals(real_ds, tmp_path):
     ck.write_bytes(ck.read_bytes()[: ck.stat().st_size // 2])
     with pytest.raises(ModelFolderError, match="corrupt or truncated"):
         train(_cfg(real_ds), tmp_path / "run", resume=True)
+
+
+def test_worker_processes_do_not_change_the_data(real_ds, tmp_path):
+    cfg = tiny_config(real_ds, iterations=2, val_every=100, split={"seed": 0, "test_fraction": 0.0, "val_fraction": 0.0})
+    a = train(cfg, tmp_path / "w0")
+    b = train({**cfg, "num_workers": 1}, tmp_path / "w1")
+    la = [r["loss"] for r in json.loads((a / "log.json").read_text())]
+    lb = [r["loss"] for r in json.loads((b / "log.json").read_text())]
+    assert la == lb

@@ -83,36 +83,40 @@ def test_paper_table_layout(tmp_path):
     assert plot_arms(rows, tmp_path / "p.png").stat().st_size > 1000
 
 
-TINY = ["phantom.n_real=5", "phantom.spacing=[4,4,4]", "budget.spacing=[4,4,4]", "budget.crop_size=[24,24,24]",
+TINY = ["phantom.n_real=5", "phantom.n_healthy=2", "phantom.spacing=[4,4,4]", "budget.spacing=[4,4,4]", "budget.crop_size=[24,24,24]",
         "budget.iterations=3", "budget.val_every=3", "budget.warmup_iterations=0", "split.val_fraction=0.25"]
 
 
 @pytest.mark.slow
 def test_smoke_study_end_to_end(tmp_path, capsys):
+    """Real phantom + corrupter + trainer (online synthesis) + inference + evaluation + tables, tiny budget."""
     out = tmp_path / "study"
-    args = ["study", "run", "smoke-table2-3", "--out", str(out), "--only", "unet-baseline", "unet-noise-extreme"]
-    for s in TINY:
+    arms = ['arms={"models": ["unet"], "sizes": ["none", "large"], "noise": ["extreme"]}']
+    args = ["study", "run", "smoke-table1", "--out", str(out)]
+    for s in TINY + arms:
         args += ["--set", s]
     assert main(args + ["--dry-run"]) == 0
     assert "pending  unet-baseline" in capsys.readouterr().out and not out.exists()
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "2 run(s) trained" in printed and "**With noisy labels**" in printed
+    assert "3 run(s) trained" in printed and "**With synthetic volumes**" in printed
+    assert "| U-Net | Large |" in printed and "|  | noise extreme |" in printed
     splits = json.loads((out / "splits" / "seed0.json").read_text())
     assert len(splits["test"]) == 1 and not set(splits["val"]) & set(splits["test"])
     rows = list(csv.DictReader(open(out / "results.csv")))
-    assert [r["arm"] for r in rows] == ["unet-baseline", "unet-noise-extreme"]
+    assert [r["arm"] for r in rows] == ["unet-baseline", "unet-size-large", "unet-noise-extreme"]
     assert all(r["case"] == splits["test"][0] and 0.0 <= float(r["tumour_dice"]) <= 1.0 for r in rows)
-    result = json.loads((out / "runs" / "unet-noise-extreme" / "seed0" / "result.json").read_text())
-    assert result["splits"] == splits and (out / "data" / "noisy-extreme-s0" / "labelsTr").is_dir()
-    model_cfg = json.loads((out / "runs" / "unet-noise-extreme" / "seed0" / "model" / "config.json").read_text())
-    assert model_cfg["data"]["noisy_labels"].endswith("noisy-extreme-s0") and model_cfg["split"]["test"] == splits["test"]
+    runs = out / "runs"
+    assert json.loads((runs / "unet-noise-extreme" / "seed0" / "result.json").read_text())["splits"] == splits
+    noisy_cfg = json.loads((runs / "unet-noise-extreme" / "seed0" / "model" / "config.json").read_text())
+    assert noisy_cfg["data"]["noisy_labels"].endswith("noisy-extreme-s0") and noisy_cfg["split"]["test"] == splits["test"]
+    size_cfg = json.loads((runs / "unet-size-large" / "seed0" / "model" / "config.json").read_text())
+    assert size_cfg["data"]["arm"] == "large" and size_cfg["data"]["healthy"].endswith("phantom-healthy")
     for name in ("table.md", "table.html", "dsc_by_arm.png", "arms.csv", "study.json"):
         assert (out / name).is_file()
     # a re-run skips finished arms; another spec in the same folder is refused
-    res = run_study(load_spec("smoke-table2-3", TINY), out, only=["unet-*"], dry_run=True)
-    assert [r["status"] for r in res["runs"]] == ["done", "pending", "pending", "pending", "done"]
-    res = run_study(load_spec("smoke-table2-3", TINY), out, only=["unet-baseline"])
+    spec = load_spec("smoke-table1", TINY + arms)
+    res = run_study(spec, out, only=["unet-baseline"])
     assert res["runs"][0]["status"] == "done"
     with pytest.raises(InputError, match="another spec"):
-        run_study(load_spec("smoke-table2-3", TINY + ["budget.iterations=4"]), out, only=["unet-baseline"])
+        run_study(load_spec("smoke-table1", TINY + arms + ["budget.iterations=4"]), out, only=["unet-baseline"])

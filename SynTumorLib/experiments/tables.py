@@ -99,9 +99,10 @@ def _table_rows(table: str, rows: list[dict[str, Any]], reference: dict | None) 
         out.append(("section", [second]))
         last_model = None
         for r in rest:
-            level = str(r[varying]).capitalize() if r[varying] != "none" else "–"
+            parts = [str(r[varying]).capitalize()] if r[varying] != "none" else []
             if r[other] != "none":
-                level += f" + {other} {r[other]}"
+                parts.append(f"{other} {r[other]}")
+            level = " + ".join(parts)
             name = MODEL_NAMES.get(r["model"], r["model"]) if r["model"] != last_model else ""
             last_model = r["model"]
             out.append(("row", cells(r, name, level)))

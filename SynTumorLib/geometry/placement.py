@@ -87,7 +87,14 @@ class Scene:
 
     def forbidden(self, box: Box) -> np.ndarray:
         """Voxels of ``box`` a tumour must not occupy: non-organ voxels outside the tissue window
-        (on a 3-voxel mean, so CT noise does not punch holes) or labelled as another structure."""
+        (on a 3-voxel mean, so CT noise does not punch holes) or labelled as another structure.
+        Cached per box (planning and rendering ask for the same boxes); do not modify the result."""
+        key = ("forbidden", tuple((s.start, s.stop) for s in box))
+        if key not in self._host_cache:
+            self._host_cache[key] = self._forbidden(box)
+        return self._host_cache[key]
+
+    def _forbidden(self, box: Box) -> np.ndarray:
         hu = ndimage.uniform_filter(self.image[box].astype(np.float32), size=3, mode="nearest")
         lo, hi = self.tissue_hu
         lab = self.label[box]

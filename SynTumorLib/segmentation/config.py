@@ -75,6 +75,7 @@ class TrainConfig:
     amp: str = "none"  # none | fp16 | bf16 — CUDA only; ignored with a warning on CPU
     compile: bool = False  # torch.compile on CUDA; ignored with a warning on CPU
     deterministic: bool = True
+    num_workers: int = 0  # DataLoader worker processes; crops are identical for any number
     device: str = "auto"
     name: str = ""
     notes: str = ""
@@ -119,6 +120,8 @@ class TrainConfig:
         self.crop_size = [int(c) for c in self.crop_size]
         if len(self.hu_window) != 2 or not float(self.hu_window[0]) < float(self.hu_window[1]):
             fail(f"'hu_window' must be [lo, hi] with lo < hi, got {self.hu_window}")
+        if int(self.num_workers) < 0:
+            fail(f"'num_workers' must be ≥ 0, got {self.num_workers}")
         for key in ("batch_size", "iterations", "val_every", "checkpoint_every"):
             if int(getattr(self, key)) < 1:
                 fail(f"'{key}' must be ≥ 1, got {getattr(self, key)}")

@@ -41,7 +41,7 @@ from .model_folder import WEIGHTS, save_weights, write_model_folder
 from .splits import check_splits, make_splits
 
 log = logging.getLogger(__name__)
-RESUMABLE_CHANGES = {"device", "val_every", "checkpoint_every", "max_val_cases", "notes"}
+RESUMABLE_CHANGES = {"device", "val_every", "checkpoint_every", "max_val_cases", "notes", "num_workers"}
 
 
 def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
@@ -249,7 +249,9 @@ def _train(cfg, out, resume, progress, device, info, torch, build_network) -> Pa
                           cfg.hu_window, make_augmenter(cfg.augment))
     bs = cfg.batch_size
     batches = [list(range(s * bs, (s + 1) * bs)) for s in range(start, total)]
-    loader = torch.utils.data.DataLoader(sampler, batch_sampler=batches, num_workers=0)
+    # crops are a pure function of their number, so workers change the speed, never the data
+    loader = torch.utils.data.DataLoader(sampler, batch_sampler=batches, num_workers=cfg.num_workers,
+                                         pin_memory=device.type == "cuda")
     autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
     net.train()
     t0 = time.perf_counter()

@@ -77,15 +77,20 @@ def _run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser(
         "corrupt", help="copy a dataset with elastically corrupted tumour labels (noisy-label study)",
-        description="Write an MSD-layout copy of a dataset whose tumour labels are corrupted by random-grid "
-                    "elastic deformation (control-point shifts ~ N(0, σ²) in mm). Images are hard-linked "
-                    "unchanged; each case gets a replay record; summary.json/.md give Dice, NSD, mean "
-                    "surface distance and HD95 to the clean labels. Re-running resumes; the input is never "
+        description="Write an MSD-layout copy of a dataset whose tumour labels are corrupted by random-grid\n"
+                    "elastic deformation (control-point shifts ~ N(0, σ²) in mm). Images are hard-linked\n"
+                    "unchanged; each case gets a replay record; summary.json/.md give Dice, NSD, mean\n"
+                    "surface distance and HD95 to the clean labels. Re-running resumes; the input is never\n"
                     "written.",
-        epilog="Levels are calibrated σ presets (see --list-levels and docs/label_noise_calibration.md).",
+        epilog="examples:\n"
+               "  syntumor corrupt --dataset Task07_Pancreas --level moderate --seed 1 --out Task07_moderate\n"
+               "  syntumor corrupt --dataset Task07_Pancreas --sigma-mm 2.5 --mode pairs --out Task07_s2.5\n"
+               "  syntumor corrupt --list-levels\n\n"
+               "Levels are calibrated σ presets (docs/label_noise_calibration.md).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dataset", type=Path, help="input dataset (MSD, NIH, BTCV, TotalSegmentator, folder)")
-    p.add_argument("--kind", default="auto", help="input layout (default: detect)")
+    p.add_argument("--kind", default="auto", help="input layout: auto, msd, nnunet, nih, btcv, totalseg, folder")
     p.add_argument("--out", type=Path, help="output folder (outside the input)")
     p.add_argument("--level", choices=("low", "moderate", "high", "extreme"), help="named noise level")
     p.add_argument("--sigma-mm", type=_sigma, help="σ of the control-point shifts in mm (instead of --level)")
