@@ -205,3 +205,15 @@ def test_dicom_refuses_values_outside_int16(tmp_path):
     with pytest.raises(InputError, match=r"big: values 40000\.\.40000 do not fit"):
         write_dicom_series(v, tmp_path / "big")
     assert not (tmp_path / "big").exists()
+
+
+def test_dicom_io_keeps_the_process_locale(tmp_path):
+    """GDCM switches the locale to "C"; we restore it so later UTF-8 text I/O keeps working."""
+    import locale
+
+    from SynTumorLib.data.io import write_dicom_series
+
+    before = locale.setlocale(locale.LC_ALL)
+    v = Volume.from_geometry(np.zeros((3, 4, 5), np.int16))
+    read_volume(write_dicom_series(v, tmp_path / "series"))
+    assert locale.setlocale(locale.LC_ALL) == before

@@ -12,6 +12,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# UTF-8 mode: file I/O defaults to UTF-8 whatever the locale (CI machines may have none set).
+export PYTHONUTF8=1
 case "$what" in
   demo)
     .venv/bin/pip install -q -e .

@@ -35,6 +35,23 @@ def is_volume_file(path: str | os.PathLike) -> bool:
     return any(name.endswith(s) for s in VOLUME_SUFFIXES)
 
 
+@contextlib.contextmanager
+def _keep_locale():
+    """GDCM (ITK's DICOM library) switches the process locale to "C" while it reads or writes DICOM
+    and does not switch it back; Python's default text encoding then becomes ASCII and any later
+    ``open()`` of a UTF-8 file without an explicit encoding fails. Restore the caller's locale."""
+    import locale
+
+    saved = locale.setlocale(locale.LC_ALL)
+    try:
+        yield
+    finally:
+        try:
+            locale.setlocale(locale.LC_ALL, saved)
+        except locale.Error:  # a composite locale string the platform cannot re-apply
+            pass
+
+
 def _read_dicom_series(folder: Path):
     import SimpleITK as sitk
 
@@ -100,7 +117,8 @@ def read_volume(path: str | os.PathLike, *, allow_nan: bool = False, allow_singl
         raise InputError(f"{path}: file not found")
     try:
         if path.is_dir():
-            img = _read_dicom_series(path)
+            with _keep_locale():
+                img = _read_dicom_series(path)
         else:
             img = sitk.ReadImage(str(path))
     except InputError:
@@ -264,6 +282,14 @@ def write_dicom_series(volume: Volume, folder: str | os.PathLike, *, series_desc
         "0028|1054": "HU" if modality == "CT" else "US",
         **pixel_tags,
     }
+    with _keep_locale():
+        _write_slices(img, folder, shared, uid)
+    return folder
+
+
+def _write_slices(img, folder: Path, shared: dict, uid: str) -> None:
+    import SimpleITK as sitk
+
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()  # keep our series/study UIDs instead of fresh ones per file
     with _temp_folder_beside(folder) as tmp:
@@ -280,4 +306,3 @@ def write_dicom_series(volume: Volume, folder: str | os.PathLike, *, series_desc
         if folder.exists():
             folder.rmdir()  # empty (checked above); os.replace needs the name free
         os.replace(tmp, folder)
-    return folder

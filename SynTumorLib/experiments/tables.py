@@ -176,7 +176,9 @@ def plot_arms(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> 
 def write_outputs(spec: StudySpec, out: str | Path) -> dict[str, str]:
     """Write results.csv, arms.csv, table.md, table.html and dsc_by_arm.png from the finished runs."""
     out = Path(out)
-    results = collect_results(out)
+    order = {a.arm_id: i for i, a in enumerate(spec.arms)}
+    results = sorted(collect_results(out), key=lambda r: (order.get(r["arm"], len(order)), r["arm"], r["seed"],
+                                                          -1 if r["fold"] is None else r["fold"]))
     case_rows = [{"study": r["study"], "arm": r["arm"], "model": r["model"], "size": r["size"], "noise": r["noise"],
                   "seed": r["seed"], "fold": r["fold"], **c} for r in results for c in r["cases"]]
     rows = arm_rows(spec, results)

@@ -123,7 +123,9 @@ class Scene:
         key = ("depth", round(float(bulge_mm), 6))
         if key not in self._host_cache:
             _, host, _ = self.host(bulge_mm)
-            self._host_cache[key] = float(ndimage.distance_transform_edt(host, sampling=self.spacing).max())  # type: ignore[assignment]
+            # zero border: the image edge is an edge of the host too (matters for thin volumes)
+            padded = np.pad(host, 1)
+            self._host_cache[key] = float(ndimage.distance_transform_edt(padded, sampling=self.spacing).max())  # type: ignore[assignment]
         return self._host_cache[key]  # type: ignore[return-value]
 
     def superior_axis(self, direction_ras: np.ndarray) -> int:

@@ -163,10 +163,8 @@ def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Pat
 
     image, out = Path(image), Path(out)
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=resolve_device(device))
-    if image.is_dir() and not any(p.suffix.lower() == ".dcm" for p in image.iterdir()):
-        inputs = sorted(p for p in image.iterdir() if is_volume_file(p))
-        if not inputs:
-            raise InputError(f"{image}: no CT files (.nii.gz, .nrrd, .mha, ...) in the folder")
+    inputs = sorted(p for p in image.iterdir() if is_volume_file(p)) if image.is_dir() else []
+    if inputs:  # a folder of CT files (a folder without any is read as one DICOM series)
         if out.exists() and not out.is_dir():
             raise InputError(f"{out}: must be a folder when --image is a folder")
         jobs = []

@@ -119,6 +119,8 @@ def _load_training_data(cfg: TrainConfig, info) -> tuple[list, list, dict, Train
     changes["model"] = resolve_network_spec(cfg.model, cfg.crop_size, spacing[::-1])
     cfg = cfg.replace(**changes)
     train_cases = [load_case(ds, c, spacing, cfg.crop_size, kind, lab) for ds, c, kind, lab in sources]
+    if d["arm"] == "none" and not any(len(c.tumour_idx) for c in train_cases):
+        log.warning("no training case has a tumour (label 2) and no synthesis arm is set: the model cannot learn tumours")
     val_ids = splits["val"][: cfg.max_val_cases] if cfg.max_val_cases else splits["val"]
     val_cases = [load_case(real, real.case(c), spacing, cfg.crop_size, "real", noisy) for c in val_ids] if real else []
     return train_cases, val_cases, splits, cfg
