@@ -40,6 +40,24 @@ def test_msd_written_by_msdwriter(tmp_path):
     np.testing.assert_array_equal(ds.load_image(ds.cases()[1]).array, tiny_case(seed=1)[0].array)
 
 
+def test_msdwriter_register_case_lists_files_written_elsewhere(tmp_path):
+    """What worker processes rely on: the parent lists a case whose files are already written."""
+    from SynTumorLib.data.msd import MSDWriter
+
+    w = MSDWriter(tmp_path / "w")
+    image, label = tiny_case(seed=0, tumour=True)
+    w.meta["syntumor"]["failed"] = {"b": "an earlier attempt failed"}
+    write_volume(image, w.image_path("b"))
+    write_volume(label, w.label_path("b"))
+    w.register_case("b", info={"seed": 3}, record={"op": "x"})
+    w.add_case("a", image, label)
+    meta = json.loads((tmp_path / "w" / "dataset.json").read_text())
+    assert [e["image"] for e in meta["training"]] == ["./imagesTr/a.nii.gz", "./imagesTr/b.nii.gz"]
+    assert meta["numTraining"] == 2 and meta["syntumor"]["cases"] == {"b": {"seed": 3}}
+    assert meta["syntumor"]["failed"] == {} and json.loads(w.record_path("b").read_text()) == {"op": "x"}
+    assert w.has_case("b") and _ids(open_dataset(tmp_path / "w")) == ["a", "b"]
+
+
 def test_msd_task07_json_test_list_and_junk_files(tmp_path):
     ds = open_dataset(make_task07_like(tmp_path / "Task07_Pancreas") / "dataset.json")
     assert ds.kind == "msd" and _ids(ds) == ["pancreas_004"]

@@ -8,7 +8,7 @@ import torch
 
 from SynTumorLib.utils.errors import InputError, ModelFolderError
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 CFG = {
     "crop": {"size": 16, "spacing_mm": 2.0, "feather_mm": 3.0},

@@ -10,7 +10,7 @@ import torch
 
 from SynTumorLib.utils.errors import InputError, ModelFolderError
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 AE_CFG = {"kind": "vqvae", "channels": [8, 8], "num_res_layers": 1, "latent_channels": 2, "num_embeddings": 16}
 D_CFG = {"channels": [8, 16], "attention_levels": [False, False], "num_res_blocks": 1, "norm_num_groups": 8,

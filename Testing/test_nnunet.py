@@ -143,6 +143,8 @@ def test_nnunet_end_to_end_tiny(tmp_path):
     assert seen[-1] == 1.0
     # a re-run with the same settings is a no-op; with other settings it is refused
     assert train_nnunet(data, tmp_path / "work", cfg, train_cases=train, val_cases=val) == mf
+    assert train_nnunet(data, tmp_path / "work", cfg.replace(device="auto", da_processes=1), train_cases=train,
+                        val_cases=val) == mf  # runtime settings may change between calls
     with pytest.raises(InputError, match="other settings"):
         train_nnunet(data, tmp_path / "work", cfg.replace(epochs=2), train_cases=train, val_cases=val)
 

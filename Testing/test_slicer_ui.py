@@ -26,10 +26,18 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox  # 
 from render_panels import MODULES, bound_widgets, load_ui, parameter_fields, ui_path  # noqa: E402
 
 MRML_WIDGETS = {"qMRMLNodeComboBox", "qMRMLSegmentSelectorWidget", "qSlicerMarkupsPlaceWidget", "qMRMLTableView"}
+WIDGET_BASE = REPO / "SynTumor" / "SynTumorInsertion" / "SynTumorInsertionLib" / "widget_base.py"
 
 
 def module_py(module: str) -> Path:
     return REPO / "SynTumor" / module / f"{module}.py"
+
+
+def widget_sources(module: str) -> list[Path]:
+    """The module file and the shared widget base it builds its panel on (if it does)."""
+    source = module_py(module)
+    uses_base = "from SynTumorInsertionLib.widget_base import" in source.read_text(encoding="utf-8")
+    return [source, WIDGET_BASE] if uses_base else [source]
 
 
 def ui_names_used(source: Path) -> set[str]:
@@ -76,7 +84,7 @@ def test_ui_parses_and_loads_offscreen_with_every_class_known(module):
 @pytest.mark.parametrize("module", MODULES)
 def test_every_ui_name_used_in_code_exists(module):
     names = {w.get("name") for w in ui_tree(module).iter("widget")}
-    missing = ui_names_used(module_py(module)) - names
+    missing = set().union(*(ui_names_used(source) for source in widget_sources(module))) - names
     assert not missing, f"{module}.py uses self.ui.{sorted(missing)} which the .ui does not define"
 
 
@@ -136,7 +144,15 @@ def test_module_file_follows_the_template(module):
     top_imports |= {n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.module}
     assert not top_imports & {"torch", "monai", "imp", "scipy"}, "heavy or removed modules imported at load time"
     assert "pip_install" not in source.split("class ")[0]  # nothing installed at import time
-    assert "tryWithErrorDisplay" in source and "connectGui" in source
+    assert "tryWithErrorDisplay" in source
+    assert any("connectGui" in s.read_text(encoding="utf-8") for s in widget_sources(module))
+    # the nodes the shared widget base fills in from the scene are node parameters of this module
+    widget = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f"{module}Widget")
+    fields = parameter_fields(module_py(module))
+    for stmt in widget.body:
+        if isinstance(stmt, ast.Assign) and any(getattr(t, "id", None) == "DEFAULT_NODES" for t in stmt.targets):
+            for name, node_class in ast.literal_eval(stmt.value).items():
+                assert node_class in fields[name][0], f"DEFAULT_NODES[{name!r}]: not a {node_class} parameter"
 
 
 def test_logic_packages_import_without_qt_torch_or_uninstalled_packages():

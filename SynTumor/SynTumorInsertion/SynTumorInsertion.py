@@ -8,7 +8,6 @@ import pathlib
 from typing import Annotated, Union
 
 import slicer
-import vtk
 from slicer import (
     vtkMRMLLabelMapVolumeNode,
     vtkMRMLMarkupsFiducialNode,
@@ -22,10 +21,9 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
-    ScriptedLoadableModuleWidget,
 )
-from slicer.util import VTKObservationMixin
 from SynTumorInsertionLib.logic import SIZE_CLASSES, InsertionLogic
+from SynTumorInsertionLib.widget_base import ParameterNodeWidget
 
 PHANTOM_SAMPLE = "SynTumorPhantom"
 
@@ -105,67 +103,22 @@ def _isSet(path: pathlib.Path | None) -> bool:
     return path is not None and str(path) not in ("", ".")
 
 
-class SynTumorInsertionWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    def __init__(self, parent=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)
-        self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
-        self._pointsNode = None
-
+class SynTumorInsertionWidget(ParameterNodeWidget):
+    DEFAULT_NODES = {"inputVolume": "vtkMRMLScalarVolumeNode", "organNode": "vtkMRMLSegmentationNode"}
     _POINT_EVENTS = (slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, slicer.vtkMRMLMarkupsNode.PointRemovedEvent)
 
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._pointsNode = None
+
     def setup(self) -> None:
-        ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/SynTumorInsertion.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = SynTumorInsertionLogic()
+        self.setupPanel(SynTumorInsertionLogic())
         # the segment list follows the "Pancreas" selector above it; its own node selector would duplicate it
         self.ui.pancreasSegmentSelector.setSegmentationNodeSelectorVisible(False)
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.organSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onOrganChanged)
         self.ui.pointsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onPointsChanged)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.initializeParameterNode()
-
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-        if not self._parameterNode.organNode:
-            self._parameterNode.organNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
-
-    def setParameterNode(self, inputParameterNode: SynTumorInsertionParameterNode | None) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            # the .ui's "SlicerParameterName" dynamic properties bind each widget to a field above
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
-            self._updateGui()
 
     def onOrganChanged(self, node) -> None:
         """Show the segment list for a segmentation (pre-selecting "pancreas"); hide it for a label map."""
@@ -185,14 +138,14 @@ class SynTumorInsertionWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.placeWidget.setCurrentNode(node)
         if self._pointsNode is not None:
             for e in self._POINT_EVENTS:
-                self.removeObserver(self._pointsNode, e, self._updateGui)
+                self.removeObserver(self._pointsNode, e, self.updateGui)
         self._pointsNode = node
         if node is not None:
             for e in self._POINT_EVENTS:
-                self.addObserver(node, e, self._updateGui)
-        self._updateGui()
+                self.addObserver(node, e, self.updateGui)
+        self.updateGui()
 
-    def _updateGui(self, caller=None, event=None) -> None:
+    def updateGui(self, caller=None, event=None) -> None:
         p = self._parameterNode
         ready = bool(p and p.inputVolume and p.organNode)
         self.ui.applyButton.enabled = ready

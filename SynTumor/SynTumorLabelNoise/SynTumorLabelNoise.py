@@ -4,7 +4,6 @@ and show how far it is from the original (Dice, mean surface distance)."""
 from typing import Annotated
 
 import slicer
-import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
@@ -13,9 +12,8 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
-    ScriptedLoadableModuleWidget,
 )
-from slicer.util import VTKObservationMixin
+from SynTumorInsertionLib.widget_base import ParameterNodeWidget
 from SynTumorLabelNoiseLib.logic import LEVELS, LabelNoiseLogic
 
 CUSTOM = "custom σ"
@@ -26,7 +24,7 @@ class SynTumorLabelNoise(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Label Noise")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "SynTumor")]
-        # SynTumorInsertion provides the shared dependency installer (SynTumorInsertionLib.dependencies)
+        # SynTumorInsertion provides the shared dependency installer and panel plumbing (SynTumorInsertionLib)
         self.parent.dependencies = ["SynTumorInsertion"]
         self.parent.contributors = ["SynTumor developers"]
         self.parent.helpText = _(
@@ -47,59 +45,15 @@ class SynTumorLabelNoiseParameterNode:
     seed: Annotated[int, WithinRange(0, 2**31 - 1)] = 0
 
 
-class SynTumorLabelNoiseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    def __init__(self, parent=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)
-        self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
+class SynTumorLabelNoiseWidget(ParameterNodeWidget):
+    DEFAULT_NODES = {"segmentationNode": "vtkMRMLSegmentationNode"}
 
     def setup(self) -> None:
-        ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/SynTumorLabelNoise.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = SynTumorLabelNoiseLogic()
+        self.setupPanel(SynTumorLabelNoiseLogic())
         self.ui.tumourSegmentSelector.setSegmentationNodeSelectorVisible(False)
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.segmentationSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onSegmentationChanged)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.initializeParameterNode()
-
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.segmentationNode:
-            self._parameterNode.segmentationNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
-
-    def setParameterNode(self, inputParameterNode: SynTumorLabelNoiseParameterNode | None) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
-            self._updateGui()
 
     def onSegmentationChanged(self, node) -> None:
         """Point the segment list at the chosen segmentation and pre-select its tumour segment."""
@@ -111,7 +65,7 @@ class SynTumorLabelNoiseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             if segmentId:
                 self.ui.tumourSegmentSelector.setCurrentSegmentID(segmentId)
 
-    def _updateGui(self, caller=None, event=None) -> None:
+    def updateGui(self, caller=None, event=None) -> None:
         p = self._parameterNode
         self.ui.applyButton.enabled = bool(p and p.segmentationNode)
         if p:

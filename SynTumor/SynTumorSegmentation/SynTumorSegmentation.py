@@ -7,7 +7,6 @@ from typing import Annotated, Union
 
 import qt
 import slicer
-import vtk
 from slicer import (
     vtkMRMLLabelMapVolumeNode,
     vtkMRMLScalarVolumeNode,
@@ -21,9 +20,8 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
-    ScriptedLoadableModuleWidget,
 )
-from slicer.util import VTKObservationMixin
+from SynTumorInsertionLib.widget_base import ParameterNodeWidget
 from SynTumorSegmentationLib.logic import DEVICES, SegmentationLogic
 
 POLL_INTERVAL_MS = 250
@@ -60,27 +58,17 @@ class SynTumorSegmentationParameterNode:
     lesionTable: vtkMRMLTableNode
 
 
-class SynTumorSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class SynTumorSegmentationWidget(ParameterNodeWidget):
+    DEFAULT_NODES = {"inputVolume": "vtkMRMLScalarVolumeNode"}
+
     def __init__(self, parent=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)
-        self.logic = None
+        super().__init__(parent)
         self.job = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
         self.timer = qt.QTimer()
         self.timer.setInterval(POLL_INTERVAL_MS)
 
     def setup(self) -> None:
-        ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/SynTumorSegmentation.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = SynTumorSegmentationLogic()
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.setupPanel(SynTumorSegmentationLogic())
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
         self.ui.evaluateButton.connect("clicked(bool)", self.onEvaluateButton)
@@ -94,37 +82,9 @@ class SynTumorSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMix
         self.timer.stop()
         if self.job is not None:
             self.job.cancel()
-        self.removeObservers()
+        super().cleanup()
 
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-
-    def setParameterNode(self, inputParameterNode: SynTumorSegmentationParameterNode | None) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGui)
-            self._updateGui()
-
-    def _updateGui(self, caller=None, event=None) -> None:
+    def updateGui(self, caller=None, event=None) -> None:
         p = self._parameterNode
         busy = self.job is not None
         self.ui.applyButton.enabled = bool(p and p.inputVolume and str(p.modelFolder) not in ("", ".")) and not busy
@@ -143,7 +103,7 @@ class SynTumorSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMix
             self.ui.progressBar.value = 0
             self.ui.statusLabel.text = _("Segmenting…")
             self.timer.start()
-            self._updateGui()
+            self.updateGui()
 
     def onPoll(self) -> None:
         job = self.job
@@ -158,7 +118,7 @@ class SynTumorSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMix
             return
         self.timer.stop()
         self.job = None
-        self._updateGui()
+        self.updateGui()
         if job.cancelled:
             job.cleanup()
             self.ui.statusLabel.text = _("Cancelled.")

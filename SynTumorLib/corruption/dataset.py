@@ -224,13 +224,7 @@ def corrupt_dataset(
                 row["warnings"] = row["warnings"] + ["the corrupted tumour is empty (σ too large for this tumour?)"]
         row["image"] = _place_image(case, writer.image_path(case.case_id))
         write_volume(noisy.with_array(noisy.array.astype(np.uint8)), writer.label_path(case.case_id))
-        write_json_atomic(writer.record_path(case.case_id), record)
-        entry = {"image": f"./imagesTr/{case.case_id}.nii.gz", "label": f"./labelsTr/{case.case_id}.nii.gz"}
-        writer.meta["training"] = sorted([e for e in writer.meta["training"] if e["image"] != entry["image"]] + [entry],
-                                         key=lambda e: e["image"])
-        writer.meta["numTraining"] = len(writer.meta["training"])
-        writer.meta.setdefault("syntumor", {}).setdefault("cases", {})[case.case_id] = row
-        writer.flush()
+        writer.register_case(case.case_id, info=row, record=record)
         rows.append(row)
     warnings += [f"{r['case']}: {w}" for r in rows for w in r["warnings"]]
     summary = {"settings": settings, "version": __version__, "cases": len(rows),

@@ -59,24 +59,55 @@ def label_map_from_names(labels: dict, source: Path) -> tuple[dict[int, int], st
     return out, problem
 
 
-# ---------------------------------------------------------------------------------------- MSD
-class MSDDataset(Dataset):
-    """MSD layout (Task07 and every dataset SynTumor writes): ``dataset.json`` ``training`` entries."""
+# ---------------------------------------------------------------------------------------- dataset.json layouts
+def _json_has(path: Path, key: str) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        meta = read_json(path)
+    except InputError:
+        return False
+    return isinstance(meta, dict) and key in meta
 
-    kind = "msd"
 
-    @staticmethod
-    def detect(root: Path) -> bool:
-        return _json_has(root / "dataset.json", "training")
+class _DatasetJsonLayout(Dataset):
+    """A layout described by ``dataset.json`` (MSD, nnU-Net): recognised by one key of it, labels
+    mapped by name. Subclasses set ``META_KEY`` and ``DEFAULT_LABELS`` and list the cases."""
+
+    META_KEY = ""
+    DEFAULT_LABELS: dict = {}
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        return _json_has(root / "dataset.json", cls.META_KEY)
 
     @classmethod
     def scan(cls, root: Path) -> Dataset:
         meta_path = root / "dataset.json"
         meta = read_json(meta_path)
-        if not isinstance(meta, dict) or "training" not in meta:
-            raise InputError(f"{meta_path}: not an MSD dataset.json (no 'training' list)")
-        label_map, problem = label_map_from_names(
-            meta.get("labels") or {"0": "background", "1": "pancreas", "2": "cancer"}, meta_path)
+        if not isinstance(meta, dict) or cls.META_KEY not in meta:
+            raise InputError(f"{meta_path}: not a {cls.kind!r} dataset.json (no {cls.META_KEY!r} entry)")
+        label_map, problem = label_map_from_names(meta.get("labels") or cls.DEFAULT_LABELS, meta_path)
+        cases, tests = cls.list_cases(root, meta, meta_path)
+        ds = cls(root, cases, label_map, test_cases=tests)
+        ds.label_problem = problem
+        return ds
+
+    @classmethod
+    def list_cases(cls, root: Path, meta: dict, meta_path: Path) -> tuple[list[Case], list[Case]]:
+        """(training cases, test cases) listed by ``meta``."""
+        raise NotImplementedError
+
+
+class MSDDataset(_DatasetJsonLayout):
+    """MSD layout (Task07 and every dataset SynTumor writes): ``dataset.json`` ``training`` entries."""
+
+    kind = "msd"
+    META_KEY = "training"
+    DEFAULT_LABELS = {"0": "background", "1": "pancreas", "2": "cancer"}
+
+    @classmethod
+    def list_cases(cls, root: Path, meta: dict, meta_path: Path) -> tuple[list[Case], list[Case]]:
         def entry_case(entry, where: str) -> Case:
             # Task07 lists training cases as {"image", "label"} and test cases as plain paths
             rel = entry.get("image") if isinstance(entry, dict) else entry
@@ -88,54 +119,33 @@ class MSDDataset(Dataset):
 
         cases = [entry_case(e, f"training entry {i}") for i, e in enumerate(meta["training"] or [])]
         tests = [entry_case(e, f"test entry {i}") for i, e in enumerate(meta.get("test") or [])]
-        ds = cls(root, cases, label_map, test_cases=tests)
-        ds.label_problem = problem
-        return ds
+        return cases, tests
 
 
-def _json_has(path: Path, key: str) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        meta = read_json(path)
-    except InputError:
-        return False
-    return isinstance(meta, dict) and key in meta
-
-
-# ---------------------------------------------------------------------------------------- nnU-Net
-class NnUNetDataset(Dataset):
+class NnUNetDataset(_DatasetJsonLayout):
     """nnU-Net v2 raw folder (``DatasetNNN_Name``): one CT channel ``_0000``, labels by name."""
 
     kind = "nnunet"
-
-    @staticmethod
-    def detect(root: Path) -> bool:
-        return _json_has(root / "dataset.json", "channel_names")
+    META_KEY = "channel_names"
 
     @classmethod
-    def scan(cls, root: Path) -> Dataset:
-        meta_path = root / "dataset.json"
-        meta = read_json(meta_path)
-        channels = meta.get("channel_names", {})
+    def list_cases(cls, root: Path, meta: dict, meta_path: Path) -> tuple[list[Case], list[Case]]:
+        channels = meta["channel_names"]
         if len(channels) != 1:
             raise InputError(f"{meta_path}: {len(channels)} input channels; only single-channel CT is supported")
         ending = meta.get("file_ending", ".nii.gz")
-        label_map, problem = label_map_from_names(meta.get("labels", {}), meta_path)
 
-        def listing(images: str, labels: str | None) -> list[Case]:
+        def listing(images: str, labels: str) -> list[Case]:
             out = []
             for p in sorted((root / images).glob(f"*_0000{ending}")):
                 if p.name.startswith("."):
                     continue
                 cid = p.name[: -len(f"_0000{ending}")]
-                lab = root / labels / f"{cid}{ending}" if labels else None
-                out.append(Case(cid, p, lab if lab is not None and lab.exists() else None))
+                lab = root / labels / f"{cid}{ending}"
+                out.append(Case(cid, p, lab if lab.exists() else None))
             return out
 
-        ds = cls(root, listing("imagesTr", "labelsTr"), label_map, test_cases=listing("imagesTs", "labelsTs"))
-        ds.label_problem = problem
-        return ds
+        return listing("imagesTr", "labelsTr"), listing("imagesTs", "labelsTs")
 
 
 # ---------------------------------------------------------------------------------------- BTCV

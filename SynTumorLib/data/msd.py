@@ -98,6 +98,12 @@ class MSDWriter:
             img = img.with_array(img.array.astype(np.int16))
         write_volume(img, self.image_path(case_id))
         write_volume(label.with_array(label.array.astype(np.uint8)), self.label_path(case_id))
+        self.register_case(case_id, info=info, record=record)
+
+    def register_case(self, case_id: str, info: dict[str, Any] | None = None, record: dict[str, Any] | None = None) -> None:
+        """List a case whose image and label files are already in place (written by a worker process
+        or hard-linked) in dataset.json: write its record if given, keep ``info`` under
+        ``syntumor.cases``, drop it from ``syntumor.failed``. No image is written."""
         if record is not None:
             write_json_atomic(self.record_path(case_id), record)
         entry = {"image": f"./imagesTr/{case_id}.nii.gz", "label": f"./labelsTr/{case_id}.nii.gz"}
@@ -106,6 +112,7 @@ class MSDWriter:
         self.meta["numTraining"] = len(self.meta["training"])
         if info:
             self.meta.setdefault("syntumor", {}).setdefault("cases", {})[case_id] = info
+        self.meta.get("syntumor", {}).get("failed", {}).pop(case_id, None)
         self.flush()
 
     def flush(self) -> None:

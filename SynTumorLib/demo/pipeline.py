@@ -1,16 +1,18 @@
-"""``syntumor demo``: a staged, resumable pipeline on the built-in phantom.
+"""``syntumor demo``: a staged, resumable pipeline on the built-in phantom — the whole study in minutes.
 
-Stages are small functions sharing a :class:`DemoContext` (output folder, budget, seed, results).
-Each stage returns a JSON-able results dict which is stored in ``<out>/demo_status.json`` together
-with the stage's key (budget, seed, version); a re-run skips a stage whose key matches and whose
-outputs exist, and re-runs every stage after one that ran. New stages (size analysis, insertion,
-label noise, training, evaluation) are added to ``STAGES`` in order.
+Stages (``_stages()``) share a :class:`DemoContext` (output folder, budget, seed, results): cohort
+and split → dataset check → size quartiles → insertion gallery → label-noise gallery → training of
+every arm through the study runner → evaluation → ``report.html``. Each stage returns a JSON-able
+results dict which is stored in ``<out>/demo_status.json`` together with the stage's key (budget,
+seed, version), its wall and CPU seconds; a re-run skips a stage whose key matches and whose outputs
+exist, and re-runs every stage after one that ran (work inside a stage resumes too: finished cases
+and finished study arms are kept).
 
 Example:
     >>> import tempfile
-    >>> ctx = run_demo(tempfile.mkdtemp(), budget="tiny", seed=1, log=lambda s: None)
-    >>> (ctx.out / "report.html").exists(), ctx.ran
-    (True, ['cohort', 'check', 'report'])
+    >>> ctx = run_demo(tempfile.mkdtemp(), budget="tiny", seed=1, log=lambda s: None)  # doctest: +SKIP
+    >>> ctx.ran  # doctest: +SKIP
+    ['cohort', 'check', 'sizes', 'insertion', 'noise', 'train', 'evaluate', 'report']
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,7 +38,12 @@ STATUS_FILE = "demo_status.json"
 
 @dataclass(frozen=True)
 class Budget:
-    """How much work the demo does. ``shape`` None → the phantom's full field of view."""
+    """How much work the demo does. ``shape`` None → the phantom's full field of view.
+
+    Training keys are the study's ``budget`` (TrainConfig) values shared by every arm; ``channels``
+    are the U-Net's feature channels; ``insert_cases`` healthy cases receive one tumour per class in
+    the insertion gallery; ``seeds`` are the study seeds (each its own split shuffle and training).
+    """
 
     name: str
     real_cases: int
@@ -43,20 +51,37 @@ class Budget:
     spacing: tuple[float, float, float]
     shape: tuple[int, int, int] | None
     figure_cases: int
+    insert_cases: int = 2
+    crop: int = 32
+    batch_size: int = 2
+    iterations: int = 60
+    lr: float = 3e-3
+    channels: tuple[int, ...] = (8, 16, 32)
+    val_every: int = 30
+    test_fraction: float = 0.25
+    val_fraction: float = 0.15
+    seeds: tuple[int, ...] = (0,)
+    device: str = "cpu"
 
 
 BUDGETS: dict[str, Budget] = {
-    # tests: 2 + 2 cases on a coarse grid around the pancreas
-    "tiny": Budget("tiny", 2, 2, (4.0, 4.0, 4.0), (48, 40, 32), 2),
-    # the default: minutes on 2 CPU cores
-    "small": Budget("small", 8, 8, (2.0, 2.0, 2.0), (112, 96, 80), 4),
-    # the paper's scale of ideas on a GPU machine: full field of view, fine grid
-    "full": Budget("full", 40, 40, (1.0, 1.0, 1.5), None, 6),
+    # tests: 5 + 2 cases on a coarse grid, 2 training steps per arm — checks the chain, learns nothing
+    "tiny": Budget("tiny", 5, 2, (4.0, 4.0, 4.0), (48, 40, 32), 2, insert_cases=1, crop=16, iterations=2,
+                   lr=1e-3, channels=(4, 8, 16), val_every=2, test_fraction=0.25, val_fraction=0.0),
+    # the default: ≤ 10 minutes on 2 idle CPU cores (3 mm grid around the pancreas, 10 arms)
+    "small": Budget("small", 10, 4, (3.0, 3.0, 3.0), (56, 48, 40), 4, insert_cases=2, crop=32, iterations=60,
+                    lr=3e-3, channels=(8, 16, 32), val_every=30, test_fraction=0.2, val_fraction=0.15),
+    # a GPU machine: more cases at 1.5 mm, 96³ crops, the paper's U-Net channels, 3 seeds
+    "full": Budget("full", 40, 20, (1.5, 1.5, 1.5), (160, 128, 96), 6, insert_cases=3, crop=96, iterations=4000,
+                   lr=1e-3, channels=(16, 32, 64, 128, 256), val_every=500, test_fraction=0.2, val_fraction=0.15,
+                   seeds=(0, 1, 2), device="auto"),
 }
 
 
 @dataclass
 class DemoContext:
+    """What every stage sees: the output folder, the budget, the master seed and earlier results."""
+
     out: Path
     budget: Budget
     seed: int
@@ -65,6 +90,7 @@ class DemoContext:
     log: Callable[[str], None] = print
     ran: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def progress(self, stage: str) -> ProgressCallback | None:
         return self.progress_factory(stage) if self.progress_factory else None
@@ -80,6 +106,18 @@ class DemoContext:
     def healthy_dir(self) -> Path:
         return self.out / "data" / "healthy"
 
+    @property
+    def study_dir(self) -> Path:
+        return self.out / "study"
+
+    @property
+    def sizes_dir(self) -> Path:
+        return self.out / "sizes"
+
+    @property
+    def img_dir(self) -> Path:
+        return self.out / "img"
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -89,65 +127,35 @@ class Stage:
     outputs: Callable[[DemoContext], list[Path]]
 
 
-# ----------------------------------------------------------------------------- stages
-def stage_cohort(ctx: DemoContext) -> dict:
-    """Two phantom cohorts: 'real' tumour cases (MSD-like) and healthy cases (NIH/BTCV-like)."""
-    from ..data.phantom import generate_cohort
-
-    b = ctx.budget
-    out = {}
-    total = b.real_cases + b.healthy_cases
-    cb = ctx.progress("cohort")
-    for kind, path, n, tumours, prefix, offset in (
-        ("real_tumours", ctx.real_dir, b.real_cases, True, "pancreas", 0),
-        ("healthy", ctx.healthy_dir, b.healthy_cases, False, "healthy", b.real_cases),
-    ):
-        seed = ctx.child_seed("cohort", kind)
-
-        def sub(f: float, msg: str, offset=offset, n=n) -> None:
-            if cb:
-                cb((offset + f * n) / total, msg)
-
-        generate_cohort(path, n, seed, tumours=tumours, spacing=b.spacing, shape=b.shape,
-                        name=f"SynTumorPhantom_{kind}", progress=sub, case_prefix=prefix)
-        out[kind] = {"path": str(path.relative_to(ctx.out)), "seed": seed, "cases": n, "tumours_per_case": int(tumours),
-                     "prefix": prefix}
-    return out
-
-
-def stage_check(ctx: DemoContext) -> dict:
-    """Validate both cohorts with the dataset checker; a failed check fails the demo."""
-    try:
-        from ..data.check import check_dataset
-    except ImportError as e:  # the checker is a separate module; say so instead of crashing
-        return {"available": False, "message": f"dataset checker unavailable: {e}"}
-    out: dict = {"available": True}
-    cb = ctx.progress("check")
-    dirs = {"real_tumours": ctx.real_dir, "healthy": ctx.healthy_dir}
-    for i, (kind, path) in enumerate(dirs.items()):
-        sub = (lambda f, m, i=i: cb((i + f) / len(dirs), m)) if cb else None
-        rep = check_dataset(path, progress=sub)
-        md = ctx.out / "checks" / f"{kind}.md"
-        from ..utils.atomic import write_text_atomic
-
-        write_text_atomic(md, rep.to_markdown())
-        out[kind] = {"ok": rep.ok, "errors": rep.errors, "warnings": rep.warnings, "summary": rep.summary,
-                     "markdown": str(md.relative_to(ctx.out))}
-    return out
-
-
-def stage_report(ctx: DemoContext) -> dict:
+def _stage_report(ctx: DemoContext) -> dict:
     from .report_stage import write_report
 
     return write_report(ctx)
 
 
-STAGES: list[Stage] = [
-    Stage("cohort", "Generate phantom cohorts", stage_cohort,
-          lambda c: [c.real_dir / "dataset.json", c.healthy_dir / "dataset.json"]),
-    Stage("check", "Check the cohorts", stage_check, lambda c: [c.out / "checks"]),
-    Stage("report", "Write report.html", stage_report, lambda c: [c.out / "report.html"]),
-]
+def _stages() -> list[Stage]:
+    from . import stages_data as d
+    from . import stages_study as s
+
+    return [
+        Stage("cohort", "Generate phantom cohorts and the train/val/test split", d.stage_cohort,
+              lambda c: [c.real_dir / "dataset.json", c.healthy_dir / "dataset.json", c.out / "splits.json"]),
+        Stage("check", "Check the cohorts", d.stage_check, lambda c: [c.out / "checks"]),
+        Stage("sizes", "Tumour-size quartiles → size classes", d.stage_sizes,
+              lambda c: [c.sizes_dir / "size_classes.json", c.img_dir / "size_histogram.png"]),
+        Stage("insertion", "Insert synthetic tumours of every class", d.stage_insertion,
+              lambda c: [c.out / "insertion" / "insertions.json"]),
+        Stage("noise", "Corrupt tumour labels at four levels", d.stage_noise,
+              lambda c: [c.img_dir / "noise_levels.png"]),
+        Stage("train", "Train the segmenter arms (study runner)", s.stage_train,
+              lambda c: [c.study_dir / "results.csv", c.study_dir / "study.json"]),
+        Stage("evaluate", "Evaluate on the test cases", s.stage_evaluate,
+              lambda c: [c.out / "evaluation.json", c.img_dir / "dsc_by_arm.png"]),
+        Stage("report", "Write report.html", _stage_report, lambda c: [c.out / "report.html"]),
+    ]
+
+
+STAGE_NAMES = ("cohort", "check", "sizes", "insertion", "noise", "train", "evaluate", "report")
 
 
 # ----------------------------------------------------------------------------- runner
@@ -155,6 +163,12 @@ def _key(ctx: DemoContext, stage: Stage) -> str:
     blob = json.dumps({"stage": stage.name, "budget": asdict(ctx.budget), "seed": ctx.seed, "version": __version__},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children — the load-independent cost."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_demo(out: str | os.PathLike = "demo_out", budget: str = "small", seed: int = 0, *,
@@ -178,7 +192,7 @@ def run_demo(out: str | os.PathLike = "demo_out", budget: str = "small", seed: i
     status.update({"seed": seed, "budget": budget, "version": __version__})
     status.setdefault("stages", {})
     rerun_rest = False
-    for stage in stages or STAGES:
+    for stage in stages or _stages():
         key = _key(ctx, stage)
         prev = status["stages"].get(stage.name, {})
         done = (not rerun_rest and prev.get("key") == key and prev.get("done")
@@ -186,18 +200,19 @@ def run_demo(out: str | os.PathLike = "demo_out", budget: str = "small", seed: i
         if done:
             ctx.results[stage.name] = prev.get("results", {})
             ctx.seconds[stage.name] = float(prev.get("seconds", 0.0))
+            ctx.cpu_seconds[stage.name] = float(prev.get("cpu_seconds", 0.0))
             log(f"[{stage.name}] up to date — skipped ({stage.title})")
             continue
         log(f"[{stage.name}] {stage.title} …")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         results = stage.run(ctx)
-        dt = time.perf_counter() - t0
+        dt, dc = round(time.perf_counter() - t0, 2), round(cpu_seconds() - c0, 2)
         ctx.results[stage.name] = results
-        ctx.seconds[stage.name] = round(dt, 2)
+        ctx.seconds[stage.name], ctx.cpu_seconds[stage.name] = dt, dc
         ctx.ran.append(stage.name)
         rerun_rest = True  # later stages depend on this one's outputs
-        status["stages"][stage.name] = {"done": True, "key": key, "seconds": round(dt, 2), "results": results,
-                                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        status["stages"][stage.name] = {"done": True, "key": key, "seconds": dt, "cpu_seconds": dc,
+                                        "results": results, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         write_json_atomic(status_path, status)
-        log(f"[{stage.name}] done in {dt:.1f} s")
+        log(f"[{stage.name}] done in {dt:.1f} s ({dc:.1f} s CPU)")
     return ctx

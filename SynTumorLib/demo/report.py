@@ -30,6 +30,10 @@ pre{background:#f5f5f5;padding:.6em;overflow-x:auto;font-size:.9em}
 figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.88em;color:#555}.note{background:#fff8e1;border-left:4px solid #fb0;padding:.5em .8em}
 .bad{color:#b00;font-weight:bold}.good{color:#070;font-weight:bold}
+tr.block th{text-align:left;background:#f4f4f4;font-style:italic}
+caption{caption-side:top;text-align:left;font-size:.9em;color:#444;padding:.2em 0}
+.warn{background:#fdecea;border-left:4px solid #c33;padding:.6em .9em;font-weight:bold}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:.6em}
 """
 
 
@@ -58,18 +62,45 @@ class Section:
     def code(self, text: str) -> None:
         self.parts.append(f"<pre><code>{html.escape(text)}</code></pre>")
 
-    def table(self, rows: Sequence[dict], columns: Sequence[str] | None = None) -> None:
+    def table(self, rows: Sequence[dict], columns: Sequence[str] | None = None, source: str | None = None,
+              caption: str = "") -> None:
+        """A table from dicts; ``source`` (a file of the run) is stored as ``data-source`` so every
+        number can be traced back to it."""
         if not rows:
             self.paragraph("(no rows)")
             return
         cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>"
-                       for r in rows)
-        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        body = [({}, [_fmt(r.get(c)) for c in cols]) for r in rows]
+        self.grouped_table(cols, [(None, body)], source, caption)
+
+    def grouped_table(self, header: Sequence[str], blocks: Sequence[tuple[str | None, Sequence[tuple[dict, Sequence[str]]]]],
+                      source: str | None = None, caption: str = "") -> None:
+        """A table in blocks, each with an optional full-width title row (the paper's "Without
+        synthetic volumes" / "With synthetic volumes" layout). Rows are ``(attributes, cells)``;
+        attributes become ``data-*`` attributes of the ``<tr>`` (e.g. the arm a row comes from)."""
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
+        body = []
+        for title, rows in blocks:
+            if title:
+                body.append(f'<tr class="block"><th colspan="{len(header)}">{html.escape(title)}</th></tr>')
+            for attrs, cells in rows:
+                a = "".join(f' data-{html.escape(k)}="{html.escape(str(v))}"' for k, v in attrs.items())
+                body.append(f"<tr{a}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+        src = f' data-source="{html.escape(source)}"' if source else ""
+        cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+        self.parts.append(f"<table{src}>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
     def key_values(self, items: dict) -> None:
         self.table([{"item": k, "value": v} for k, v in items.items()], ["item", "value"])
+
+    def images(self, items: Sequence[tuple[str, str]]) -> None:
+        """Several (src, caption) images side by side in a responsive grid."""
+        figs = []
+        for src, caption in items:
+            before = len(self.parts)
+            self.image(src, caption)
+            figs.append(self.parts.pop(before))
+        self.parts.append(f'<div class="grid">{"".join(figs)}</div>')
 
     def image(self, src: str, caption: str = "", alt: str | None = None) -> None:
         """An image by *relative* path (the report stays relocatable with its img/ folder)."""

@@ -121,6 +121,93 @@ def warp_nearest(mask: np.ndarray, disp: np.ndarray, axes: Sequence[int] = (0, 1
     return ndimage.map_coordinates(mask, coords, order=0, mode="constant", cval=0)
 
 
+# Outputs per BLAS call: OpenBLAS runs a gemm with M·N·K ≤ 262144 on one thread, and with K = 3
+# (control points) a 2-thread gemm of this size costs ~8× more CPU (thread hand-off) for no gain.
+_GEMM_CHUNK = 65536
+
+
+def _contract_first_axes(ctrl_c: np.ndarray, n0: int, n1: int) -> np.ndarray:
+    """Control grid of one component contracted along axes 0 and 1: (points, n0·n1).
+
+    Exactly the operand the last step of :func:`_upsample` hands to BLAS (same calls, same order), so
+    ``dot(result.T, W2.T)`` reproduces :func:`_upsample`'s values bit for bit.
+    """
+    out = np.tensordot(_spline_weights(ctrl_c.shape[0], n0), ctrl_c, axes=(1, 0))
+    out = np.moveaxis(np.tensordot(_spline_weights(ctrl_c.shape[1], n1), np.moveaxis(out, 1, 0), axes=(1, 0)), 0, 1)
+    return np.moveaxis(out, 2, 0).reshape(ctrl_c.shape[2], n0 * n1)
+
+
+def _lebesgue(n_ctrl: int, n: int) -> float:
+    """max_x Σ_m |w(x, m)|: the field of an axis is at most this times the largest control value."""
+    return float(np.abs(_spline_weights(n_ctrl, n)).sum(axis=1).max())
+
+
+def _zero_border(mask: np.ndarray) -> bool:
+    """True when the first and last layer of every axis is 0 (an elastic region always is)."""
+    for a in range(mask.ndim):
+        idx = [slice(None)] * mask.ndim
+        for end in (0, -1):
+            idx[a] = end
+            if mask[tuple(idx)].any():
+                return False
+    return True
+
+
+def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
+    """``warp_nearest(mask, field_from_control_points(ctrl, mask.shape))`` without dense coordinates.
+
+    Same values bit for bit, for a uint8 ``mask`` whose border layers are 0. map_coordinates
+    (order 0, mode "constant") returns ``mask[floor(c + 0.5)]`` for 0 ≤ c ≤ n − 1 and 0 elsewhere,
+    with c = x + D(x) in float64. The field rows come from the same BLAS product as the dense field
+    (chunked below the threading threshold); ``int(c + 0.5)`` truncates instead of flooring, which
+    differs only for c < −0.5, where both answers are 0: it lands on the zero border layer or, through
+    negative-index wrap-around, on the zero padding added at the high end of each axis — as do
+    samples past n − 1. So no bounds tests are needed and the gather is one fancy index.
+    """
+    n0, n1, n2 = mask.shape
+    p = ctrl.shape[-1]
+    t2 = [_contract_first_axes(ctrl[c], n0, n1) for c in range(3)]
+    w2t = _spline_weights(p, n2).T
+    bound = _lebesgue(p, n0) * _lebesgue(p, n1) * _lebesgue(p, n2) * float(np.abs(ctrl).max())
+    pad = int(np.ceil(bound)) + 2
+    table = np.zeros((n0 + pad, n1 + pad, n2 + pad), np.uint8)
+    table[:n0, :n1, :n2] = mask
+    out = np.empty((n0 * n1, n2), np.uint8)
+    cols = n0 * n1
+    x0 = np.repeat(np.arange(n0, dtype=np.float64), n1)[:, None]
+    x1 = np.tile(np.arange(n1, dtype=np.float64), n0)[:, None]
+    x2 = np.arange(n2, dtype=np.float64)[None, :]
+    step = max(1, _GEMM_CHUNK // max(n2, 1))
+    for c0 in range(0, cols, step):
+        c1 = min(c0 + step, cols)
+        idx = []
+        for a, xa in enumerate((x0[c0:c1], x1[c0:c1], x2)):
+            c = np.dot(t2[a][:, c0:c1].T, w2t)  # D_a on these (k, j) lines, as the dense field has it
+            c += xa  # c = x + D(x), map_coordinates' coordinate
+            c += 0.5
+            idx.append(c.astype(np.intp))
+        out[c0:c1] = table[idx[0], idx[1], idx[2]]
+    return out.reshape(n0, n1, n2)
+
+
+def _warp_pair_fast(mask: np.ndarray, disp: np.ndarray, pair: Sequence[int]) -> np.ndarray:
+    """``warp_nearest(mask, disp, pair)`` for a 2-D field of an axis pair: the coordinates are computed
+    once per (a, b) position and whole lines along the third axis are gathered (its coordinate is
+    the identity). Exact map_coordinates semantics (0 outside [0, n − 1]), any border."""
+    a, b = pair
+    (c,) = [x for x in range(3) if x not in pair]
+    na, nb = mask.shape[a], mask.shape[b]
+    ca = np.arange(na, dtype=np.float64)[:, None] + disp[0]
+    cb = np.arange(nb, dtype=np.float64)[None, :] + disp[1]
+    inside = (ca >= 0) & (ca <= na - 1) & (cb >= 0) & (cb <= nb - 1)
+    ia = np.where(inside, ca + 0.5, 0.0).astype(np.intp)  # floor(c + 0.5) for c ≥ 0
+    ib = np.where(inside, cb + 0.5, 0.0).astype(np.intp)
+    src = np.moveaxis(mask, (a, b, c), (0, 1, 2))
+    out = src[ia, ib]  # (na, nb, nc)
+    out[~inside] = 0
+    return np.moveaxis(out, (0, 1, 2), (a, b, c))
+
+
 def deform_region(
     mask: np.ndarray,
     sigma_vox: Sequence[float],
@@ -128,13 +215,21 @@ def deform_region(
     points: int = 3,
     mode: str = "independent",
 ) -> np.ndarray:
-    """Deform a whole (small) array — the region is the array itself."""
+    """Deform a whole (small) array — the region is the array itself.
+
+    Equal, bit for bit, to :func:`warp_nearest` on the dense field of the same draws (the reference
+    implementation, kept for tests and odd inputs); the fast paths never build the dense field.
+    """
     if mode == "independent":
-        return warp_nearest(mask, displacement_field(mask.shape, sigma_vox, rng, points), (0, 1, 2))
+        ctrl = control_point_displacements(rng, sigma_vox, points, (0, 1, 2))
+        if mask.ndim == 3 and mask.dtype == np.uint8 and _zero_border(mask):
+            return _warp_independent_fast(mask, ctrl)
+        return warp_nearest(mask, field_from_control_points(ctrl, mask.shape), (0, 1, 2))
     if mode == "pairs":
         out = mask
         for pair in PAIRS:
-            out = warp_nearest(out, displacement_field(out.shape, sigma_vox, rng, points, pair), pair)
+            disp = displacement_field(out.shape, sigma_vox, rng, points, pair)
+            out = _warp_pair_fast(out, disp, pair) if out.ndim == 3 else warp_nearest(out, disp, pair)
         return out
     raise InputError(f"unknown elastic mode {mode!r}; use 'independent' or 'pairs'")
 

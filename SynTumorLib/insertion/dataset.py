@@ -58,17 +58,6 @@ def _job(ds, case, out_id: str, seed: int, spec: dict, texture: Any, image_path:
     return out_id, info, None
 
 
-def _register(writer, case_id: str, info: dict) -> None:
-    """Add a case whose files a worker wrote to ``dataset.json`` (what ``MSDWriter.add_case`` records)."""
-    entry = {"image": f"./imagesTr/{case_id}.nii.gz", "label": f"./labelsTr/{case_id}.nii.gz"}
-    writer.meta["training"] = [e for e in writer.meta["training"] if e["image"] != entry["image"]] + [entry]
-    writer.meta["training"].sort(key=lambda e: e["image"])
-    writer.meta["numTraining"] = len(writer.meta["training"])
-    writer.meta.setdefault("syntumor", {}).setdefault("cases", {})[case_id] = info
-    writer.meta["syntumor"].get("failed", {}).pop(case_id, None)
-    writer.flush()
-
-
 def synthesize_dataset(
     healthy_dataset,
     out_dir: str | os.PathLike,
@@ -138,7 +127,7 @@ def synthesize_dataset(
             writer.flush()
         else:
             written += 1
-            _register(writer, out_id, info)
+            writer.register_case(out_id, info)  # the worker wrote the files
         if progress:
             progress(n / max(len(jobs), 1), out_id)
 

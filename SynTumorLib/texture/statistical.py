@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,62 @@ def _as_range(name: str, v) -> tuple[float, float]:
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:
         raise InputError(f"texture parameter {name}: need finite low ≤ high, got {[lo, hi]}")
     return lo, hi
+
+
+def _extent(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last + 1) of the True voxels along each axis of a non-empty mask (projections)."""
+    out = []
+    for axis in range(mask.ndim):
+        idx = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        out.append((int(idx[0]), int(idx[-1]) + 1))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _offsets_by_distance(spacing: tuple[float, ...], limit_mm: float) -> list[tuple[tuple[int, ...], float]]:
+    """Voxel offsets d ≠ 0 with |d|_mm ≤ ``limit_mm``, nearest first, with their distance computed
+    exactly as ``scipy.ndimage.distance_transform_edt`` computes it: sqrt(Σ_a (d_a·s_a)²), summed
+    over the axes in order, in float64."""
+    sp = np.asarray(spacing, dtype=np.float64)
+    reach = np.floor(limit_mm / sp).astype(int)
+    grids = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
+    d = np.stack([g.ravel() for g in grids])
+    sq = (d.astype(np.float64) * sp[:, None]) ** 2
+    acc = sq[0].copy()
+    for a in range(1, len(sp)):
+        acc += sq[a]
+    dist = np.sqrt(acc)
+    keep = (dist <= limit_mm) & np.any(d != 0, axis=0)
+    order = np.argsort(dist[keep], kind="stable")
+    offs = d[:, keep][:, order].T
+    return [(tuple(int(x) for x in o), float(v)) for o, v in zip(offs, dist[keep][order], strict=True)]
+
+
+def near_distances(mask: np.ndarray, spacing, limit_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """(distance inside to the background, distance outside to the mask), in mm, for distances up to
+    ``limit_mm``; farther voxels get inf (and voxels of the other side 0).
+
+    Equal to ``distance_transform_edt(mask)`` / ``distance_transform_edt(~mask)`` wherever those are
+    ≤ ``limit_mm`` (same nearest voxel, same float arithmetic), at the cost of a few array shifts
+    instead of two full Euclidean transforms — the blend needs only a voxel or two of distances.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    din = np.where(mask, np.inf, 0.0)
+    dout = np.where(mask, 0.0, np.inf)
+    for d, dist in _offsets_by_distance(tuple(float(x) for x in spacing), float(limit_mm)):
+        src, dst = [], []
+        for o, n in zip(d, mask.shape, strict=True):
+            if abs(o) >= n:
+                break
+            src.append(slice(max(0, -o), n - max(0, o)))
+            dst.append(slice(max(0, o), n - max(0, -o)))
+        else:
+            a, b = mask[tuple(src)], mask[tuple(dst)]  # a voxel and its neighbour at offset d
+            edge = a ^ b
+            vi, vo = din[tuple(src)], dout[tuple(src)]
+            vi[edge & a & np.isinf(vi)] = dist  # offsets come nearest first: the first hit is the minimum
+            vo[edge & b & np.isinf(vo)] = dist
+    return din, dout
 
 
 class StatisticalTexture(TextureModel):
@@ -145,18 +202,18 @@ class StatisticalTexture(TextureModel):
 
         # distances are needed only near the boundary: compute them on the tumour's box + feather
         f = float(p["feather_mm"])
-        idx = np.nonzero(mask)
         pad = np.ceil(f / 2.0 / sp).astype(int) + 1
-        box = tuple(slice(max(int(ix.min()) - q, 0), min(int(ix.max()) + 1 + q, n)) for ix, q, n in zip(idx, pad, mask.shape, strict=False))
+        box = tuple(slice(max(a - q, 0), min(b + q, n)) for (a, b), q, n in zip(_extent(mask), pad, mask.shape, strict=False))
         mb = mask[box]
-        din = ndimage.distance_transform_edt(mb, sampling=sp)
+        rim = p["rim_hu"] != 0
+        # only distances below f/2 (the blend) and up to the rim width matter; farther ones are inf
+        din, dout = near_distances(mb, sp, max(f / 2.0, float(p["rim_width_mm"]) if rim else 0.0))
         target = (mean + g[box] + resid[box]).astype(np.float32)
-        if p["rim_hu"] != 0:
+        if rim:
             target += np.float32(p["rim_hu"]) * (mb & (din <= float(p["rim_width_mm"])))
 
         # feathered blend: w = 1 deep inside, ½ on the boundary, 0 beyond feather/2 outside
         if f > 0:
-            dout = ndimage.distance_transform_edt(~mb, sampling=sp)
             s = np.clip(np.where(mb, 0.5 + din / f, 0.5 - dout / f), 0.0, 1.0)
             w = (s * s * (3.0 - 2.0 * s)).astype(np.float32)
         else:

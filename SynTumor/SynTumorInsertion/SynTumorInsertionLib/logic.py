@@ -52,24 +52,29 @@ class InsertionResult:
     record: dict
 
 
-def _default_scene():
-    import slicer
+class SceneLogic:
+    """Logic that works on an MRML scene: ``scene`` (given, or ``slicer.mrmlScene`` in the application).
 
-    scene = getattr(slicer, "mrmlScene", None)
-    if scene is None:
-        raise InputError("no MRML scene: pass one to InsertionLogic(scene) outside the Slicer application")
-    return scene
-
-
-class InsertionLogic:
-    """Insert synthetic tumours into a CT volume node. ``scene`` defaults to ``slicer.mrmlScene``."""
+    Shared with ``SynTumorSegmentationLib`` (its module declares SynTumorInsertion a dependency).
+    """
 
     def __init__(self, scene=None) -> None:
         self._scene = scene
 
     @property
     def scene(self):
-        return self._scene if self._scene is not None else _default_scene()
+        if self._scene is not None:
+            return self._scene
+        import slicer
+
+        scene = getattr(slicer, "mrmlScene", None)
+        if scene is None:
+            raise InputError(f"no MRML scene: pass one to {type(self).__name__}(scene) outside the Slicer application")
+        return scene
+
+
+class InsertionLogic(SceneLogic):
+    """Insert synthetic tumours into a CT volume node. ``scene`` defaults to ``slicer.mrmlScene``."""
 
     # ------------------------------------------------------------------ inputs
     def organLabel(self, imageNode, organNode, pancreasSegmentId: str | None = None, organValue: int = 1) -> Volume:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from SynTumorInsertionLib.logic import SceneLogic
 
 import SynTumorLib
 from SynTumorLib.mrml import (
@@ -59,15 +60,6 @@ class EvaluationResult:
     metrics: dict
 
 
-def _default_scene():
-    import slicer
-
-    scene = getattr(slicer, "mrmlScene", None)
-    if scene is None:
-        raise InputError("no MRML scene: pass one to SegmentationLogic(scene) outside the Slicer application")
-    return scene
-
-
 def default_python() -> str:
     """The interpreter that runs the worker: PythonSlicer inside Slicer, this Python elsewhere."""
     if "PythonSlicer" in os.path.basename(sys.executable):
@@ -88,16 +80,12 @@ def default_python() -> str:
     return sys.executable
 
 
-class SegmentationLogic:
+class SegmentationLogic(SceneLogic):
     """Run a SynTumor segmenter on a volume node and evaluate predictions. ``scene``: default slicer.mrmlScene."""
 
     def __init__(self, scene=None, python: str | None = None) -> None:
-        self._scene = scene
+        super().__init__(scene)
         self.python = python
-
-    @property
-    def scene(self):
-        return self._scene if self._scene is not None else _default_scene()
 
     # ------------------------------------------------------------------ prediction
     def buildCommand(self, modelFolder: str | os.PathLike, imagePath: str, outPath: str, pancreasPath: str | None,

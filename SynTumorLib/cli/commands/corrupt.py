@@ -13,33 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..common import add_dataset_options, dataset_options, label_values, progress_bar
+
 
 def _sigma(text: str) -> float:
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"σ must be a number of millimetres, got {text!r}") from None
-
-
-def _labels(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"label values must be integers (e.g. 2 or 1,2), got {text!r}") from None
-
-
-def _progress(desc: str):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=1000, desc=desc, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
-
-    def cb(fraction: float, message: str = "") -> None:
-        bar.n = int(1000 * fraction)
-        bar.set_postfix_str(message, refresh=True)
-        if fraction >= 1.0:
-            bar.close()
-
-    return cb
 
 
 def _run(args) -> int:
@@ -58,8 +39,8 @@ def _run(args) -> int:
     from ...corruption.dataset import corrupt_dataset
 
     summary = corrupt_dataset(
-        args.dataset, args.out, level=args.level, sigma_mm=args.sigma_mm, seed=args.seed,
-        progress=_progress("corrupting"), kind=args.kind, control_points=args.control_points, mode=args.mode,
+        args.dataset, args.out, level=args.level, sigma_mm=args.sigma_mm, seed=args.seed, **dataset_options(args),
+        progress=progress_bar("corrupting"), control_points=args.control_points, mode=args.mode,
         target_labels=args.target_labels, per_component=not args.whole_label,
         keep_inside_organ=args.keep_inside_organ, tolerance_mm=args.tolerance_mm,
     )
@@ -90,7 +71,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dataset", type=Path, help="input dataset (MSD, NIH, BTCV, TotalSegmentator, folder)")
-    p.add_argument("--kind", default="auto", help="input layout: auto, msd, nnunet, nih, btcv, totalseg, folder")
+    add_dataset_options(p)
     p.add_argument("--out", type=Path, help="output folder (outside the input)")
     p.add_argument("--level", choices=("low", "moderate", "high", "extreme"), help="named noise level")
     p.add_argument("--sigma-mm", type=_sigma, help="σ of the control-point shifts in mm (instead of --level)")
@@ -101,7 +82,7 @@ def register(sub) -> None:
     p.add_argument("--keep-inside-organ", action="store_true", help="keep the deformed tumour inside the clean pancreas")
     p.add_argument("--whole-label", action="store_true",
                    help="deform all tumours as one mask (default: each connected tumour separately)")
-    p.add_argument("--target-labels", type=_labels, default=[2], metavar="V[,V]",
+    p.add_argument("--target-labels", type=label_values, default=[2], metavar="V[,V]",
                    help="canonical label values to corrupt (default 2 = tumour)")
     p.add_argument("--tolerance-mm", type=float, default=2.0, help="NSD tolerance in the summary (default 2)")
     p.add_argument("--list-levels", action="store_true", help="print the calibrated levels and exit")

@@ -10,51 +10,20 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-
-def _labels(text: str | None):
-    """``"7"`` → 7, ``"2,3"`` → [2, 3]."""
-    if text is None:
-        return None
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"label values must be integers (e.g. 2 or 2,3), got {text!r}") from None
-    return values[0] if len(values) == 1 else values
+from ..common import add_dataset_options, dataset_options, progress_bar
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
-    from ...data.datasets import KINDS
-
     p.add_argument("path", type=Path, help="dataset folder")
-    p.add_argument("--kind", default="auto", choices=("auto", *KINDS), help="dataset layout (default: detect)")
-    p.add_argument("--pancreas-label", type=_labels, default=None, metavar="V[,V]",
-                   help="source label value(s) of the pancreas (default: the layout's own, e.g. 11 for BTCV)")
-    p.add_argument("--tumour-label", type=_labels, default=None, metavar="V[,V]",
-                   help="source label value(s) of tumour (default: 2 where the layout has tumours)")
+    add_dataset_options(p)
 
 
 def _open(args):
     from ...data.datasets import open_dataset
 
-    return open_dataset(args.path, args.kind, pancreas_label=args.pancreas_label, tumour_label=args.tumour_label)
-
-
-def _progress(desc: str):
-    """A (fraction, message) callback drawing a tqdm bar on a terminal."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=1000, desc=desc, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
-
-    def cb(fraction: float, message: str = "") -> None:
-        bar.n = int(1000 * fraction)
-        bar.set_postfix_str(message, refresh=True)
-        if fraction >= 1.0:
-            bar.close()
-
-    return cb
+    return open_dataset(args.path, **dataset_options(args))
 
 
 def _check(args) -> int:
@@ -67,7 +36,7 @@ def _check(args) -> int:
     for out in (args.json, args.markdown):
         if out is not None and _is_inside(out, ds.root):
             raise InputError(f"{out}: report would be written inside the input dataset; choose another path")
-    report = check_dataset(ds, progress=_progress("checking"))
+    report = check_dataset(ds, progress=progress_bar("checking"))
     print(report.to_markdown(), end="")
     if args.json:
         write_json_atomic(args.json, report.to_dict())
@@ -91,7 +60,7 @@ def _export(args) -> int:
 
     ds = _open(args)
     folder = export_nnunet(ds, args.out, args.id, args.name, cases=args.cases, test_cases=args.test_cases,
-                           progress=_progress("exporting"))
+                           progress=progress_bar("exporting"))
     print(folder)
     return 0
 

@@ -23,7 +23,7 @@ def _show(args) -> int:
 
 def _analyze(args) -> int:
     from ...geometry.size_analysis import analyze_dataset, write_analysis
-    from .insert import progress_bar
+    from ..common import progress_bar
 
     result = analyze_dataset(args.dataset, progress=progress_bar("measuring tumours"))
     paths = write_analysis(result, args.out)

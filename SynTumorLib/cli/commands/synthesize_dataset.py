@@ -16,7 +16,7 @@ from pathlib import Path
 
 def _run(args) -> int:
     from ...insertion.dataset import synthesize_dataset
-    from .insert import progress_bar
+    from ..common import progress_bar
 
     spec = {"min_inside": args.min_inside, "bulge_mm": args.bulge_mm, "placement": args.placement}
     res = synthesize_dataset(args.healthy, args.out, classes=args.classes, per_case=args.per_case, seed=args.seed,

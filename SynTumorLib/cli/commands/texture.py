@@ -14,7 +14,7 @@ from pathlib import Path
 def _fit(args) -> int:
     from ...texture.fit import fit_texture
     from ...utils.atomic import write_json_atomic
-    from .insert import progress_bar
+    from ..common import progress_bar
 
     result = fit_texture(args.dataset, max_cases=args.max_cases, progress=progress_bar("fitting texture"))
     write_json_atomic(args.out, result)

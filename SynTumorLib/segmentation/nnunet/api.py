@@ -111,6 +111,17 @@ def _make_splits(real_ids: list[str], syn_ids: list[str], val_cases: Sequence[st
              "val": [real_ids[i] for i in folds[k]]} for k in range(n_folds)]
 
 
+# Settings that do not change what is trained: a run may resume on another device or worker count.
+RUNTIME_KEYS = ("device", "da_processes", "preprocess_processes", "tta", "validate")
+
+
+def _identity(settings: dict, key: str):
+    value = settings.get(key)
+    if key == "config" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in RUNTIME_KEYS}
+    return value
+
+
 def train_nnunet(
     dataset: str | os.PathLike,
     work: str | os.PathLike,
@@ -152,11 +163,11 @@ def train_nnunet(
     state_path = work / "nnunet.json"
     if state_path.is_file():
         old = read_json(state_path)
-        changed = sorted(k for k in settings if old.get(k) != settings[k])
+        changed = sorted(k for k in settings if _identity(old, k) != _identity(settings, k))
         if changed:
             raise InputError(f"{work}: holds an nnU-Net run with other settings ({', '.join(changed)} differ); "
                              "use another --work folder")
-        state = old
+        state = dict(old, config=settings["config"])  # runtime keys of this call apply
     else:
         state = dict(settings, timings={})
     work.mkdir(parents=True, exist_ok=True)

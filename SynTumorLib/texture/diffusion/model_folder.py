@@ -51,7 +51,9 @@ def save_model_folder(folder: str | os.PathLike, kind: str, config: dict[str, An
     folder.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     with atomic_path(folder / "model.safetensors") as tmp:
-        save_file(flat, str(tmp), metadata={"format": kind, "format_version": str(FORMAT_VERSION)})
+        # one metadata key only: safetensors writes a hash map whose key order changes between processes,
+        # and identical weights must give an identical file (the record's SHA-256)
+        save_file(flat, str(tmp), metadata={"format": f"{kind}/{FORMAT_VERSION}"})
     write_json_atomic(folder / "config.json", {"format": kind, "format_version": FORMAT_VERSION, **config})
     write_text_atomic(folder / "VERSION", f"{kind} {FORMAT_VERSION} SynTumorLib {__version__}\n")
     write_json_atomic(folder / "model_card.json", {
