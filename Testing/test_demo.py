@@ -1,75 +1,205 @@
-"""``syntumor demo`` at the tiny budget: stages run, the report references only existing images,
-a re-run skips finished stages, and a changed setting in the same folder is refused."""
+"""``syntumor demo`` end to end at the tiny budget: every stage runs, the report's images exist, every
+number of its result tables is recomputed here from ``study/results.csv`` (and the data tables from
+their own files), a re-run skips finished stages, and other settings in the same folder are refused."""
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import re
+import statistics
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
-from SynTumorLib.demo import run_demo
+from SynTumorLib.demo import STAGE_NAMES, run_demo
 from SynTumorLib.demo.report import HtmlReport
 from SynTumorLib.utils.errors import InputError
+
+SEED = 4
+ARMS = (["unet-baseline"] + [f"unet-size-{s}" for s in ("tiny", "small", "medium", "large", "mixed")]
+        + [f"unet-noise-{lv}" for lv in ("low", "moderate", "high", "extreme")])
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(2)
     out = tmp_path_factory.mktemp("demo")
-    ctx = run_demo(out, budget="tiny", seed=4, log=lambda s: None)
-    assert ctx.ran == ["cohort", "check", "report"]
+    ctx = run_demo(out, budget="tiny", seed=SEED, log=lambda s: None)
+    assert ctx.ran == list(STAGE_NAMES)
     return out
 
 
-def test_report_exists_and_images_resolve(demo_dir):
+class Tables(HTMLParser):
+    """Collects every <table>: its data-source, header cells, and rows (tr attributes + cell texts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell, self._row = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self.tables.append({"source": a.get("data-source"), "header": [], "rows": []})
+        elif tag == "tr" and self.tables:
+            self._row = {"attrs": {k.removeprefix("data-"): v for k, v in a.items() if k.startswith("data-")},
+                         "cells": [], "block": a.get("class") == "block"}
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row["cells"].append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            t = self.tables[-1]
+            if not t["header"] and not self._row["block"] and not t["rows"] and not self._row["attrs"] \
+                    and t.get("_in_head", True):
+                t["header"], t["_in_head"] = self._row["cells"], False
+            else:
+                t["rows"].append(self._row)
+            self._row = None
+
+
+def parse_tables(html: str) -> list[dict]:
+    p = Tables()
+    p.feed(html)
+    return p.tables
+
+
+def _results(demo_dir: Path) -> list[dict]:
+    with open(demo_dir / "study" / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _pm(values: list[float]) -> str:
+    m = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * m:.2f} ± {100 * sd:.2f}"
+
+
+def _expected(rows: list[dict]) -> dict[str, str]:
+    """Every metric cell a results table may show, recomputed from raw results.csv rows."""
+    tum = [r for r in rows if r["ref_has_tumour"] == "1"]
+    dsc, nsd = [float(r["tumour_dice"]) for r in tum], [float(r["tumour_nsd"]) for r in tum]
+    lesions = sum(int(r["n_ref_lesions"]) for r in rows)
+    tp = sum(int(r["lesion_tp"]) for r in rows)
+    sens = f"{100 * (tp / lesions):.2f}" if lesions else "–"
+    return {"DSC (%)": _pm(dsc), "NSD (%)": _pm(nsd), "n test cases": str(len(tum)), "n": str(len(tum)),
+            "lesion sensitivity (%)": sens, "sensitivity (%)": sens, "lesions found": f"{tp}/{lesions}",
+            "DSC mean (%)": f"{100 * statistics.fmean(dsc):.2f}", "NSD mean (%)": f"{100 * statistics.fmean(nsd):.2f}",
+            "pancreas DSC (%)": f"{100 * statistics.fmean(float(r['pancreas_dice']) for r in rows):.2f}",
+            "FP lesions per case": f"{sum(int(r['lesion_fp']) for r in rows) / len(rows):.4g}"}
+
+
+def test_report_images_exist(demo_dir):
     html = (demo_dir / "report.html").read_text(encoding="utf-8")
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(srcs) >= 4
     for src in srcs:
-        assert src.startswith("img/") and (demo_dir / src).is_file() and (demo_dir / src).stat().st_size > 1000
-    assert "syntumor demo --out" in html and "--budget tiny --seed 4" in html
-    assert "not a clinical result" in html
-    # the cohort table lists every case with its seed
-    for case in ("pancreas_000", "pancreas_001", "healthy_000", "healthy_001"):
-        assert case in html
+        assert src.startswith("img/") and (demo_dir / src).is_file() and (demo_dir / src).stat().st_size > 1000, src
+    names = {Path(s).name for s in srcs}
+    want = {"cohort_axial.png", "size_histogram.png", "noise_levels.png", "dsc_by_arm.png", "loss_curves.png"}
+    want |= {f"insert_{c}.png" for c in ("tiny", "small", "medium", "large")}
+    assert want <= names and any(n.startswith("pred_pancreas_") for n in names)
+    assert "not a clinical result" in html and f"--budget tiny --seed {SEED}" in html
+    assert "syntumor study run study_spec.json --out study" in html and "syntumor sizes analyze" in html
 
 
-def test_cohorts_and_checks(demo_dir):
-    from SynTumorLib.data.datasets import open_dataset
+def test_result_tables_traceable_to_results_csv(demo_dir):
+    tables = parse_tables((demo_dir / "report.html").read_text(encoding="utf-8"))
+    results = _results(demo_dir)
+    assert {r["arm"] for r in results} == set(ARMS)
+    ours = [t for t in tables if t["source"] == "study/results.csv"]
+    assert len(ours) == 5  # Tables 1, 2, 3, all arms, by size class
+    not_numbers = {"Method", "Tumour size", "Labels", "Noise level", "Arm", "Size class", "arm",
+                   "paper U-Net DSC (%)", "paper U-Net NSD (%)"}
+    checked = 0
+    for t in ours:
+        data_rows = [r for r in t["rows"] if not r["block"]]
+        assert data_rows and all("arm" in r["attrs"] for r in data_rows)
+        for row in data_rows:
+            sub = [r for r in results if r["arm"] == row["attrs"]["arm"]]
+            if "size-class" in row["attrs"]:
+                sub = [r for r in sub if r["size_class"] == row["attrs"]["size-class"]]
+            exp = _expected(sub)
+            for head, cell in zip(t["header"], row["cells"], strict=True):
+                if head in not_numbers:
+                    continue
+                assert cell == exp[head], (t["header"], row, head)
+                checked += 1
+    assert checked >= 80
+    t1, t2, t3 = ours[:3]
+    assert [r["cells"][0] for r in t1["rows"] if r["block"]] == ["Without synthetic volumes", "With synthetic volumes"]
+    assert [r["attrs"].get("arm") for r in t1["rows"] if not r["block"]] == ARMS[:6]
+    assert [r["attrs"].get("arm") for r in t2["rows"] if not r["block"]] == ["unet-baseline", "unet-noise-low"]
+    assert [r["cells"][0] for r in t3["rows"] if r["block"]] == ["With original labels", "With noisy labels"]
+    assert [r["attrs"].get("arm") for r in t3["rows"] if not r["block"]] == [ARMS[0]] + ARMS[6:]
 
-    status = json.loads((demo_dir / "demo_status.json").read_text())
-    chk = status["stages"]["check"]["results"]
-    assert chk["real_tumours"]["ok"] and chk["healthy"]["ok"]
-    real = open_dataset(demo_dir / "data" / "real_tumours")
-    healthy = open_dataset(demo_dir / "data" / "healthy")
-    assert len(real.cases()) == 2 and len(healthy.cases()) == 2
-    _, lab = real.load(real.cases()[0])
-    assert (lab.array == 2).any()
-    _, lab = healthy.load(healthy.cases()[0])
-    assert not (lab.array == 2).any() and (lab.array == 1).any()
+
+def test_data_tables_match_their_files(demo_dir):
+    tables = {t["source"]: t for t in parse_tables((demo_dir / "report.html").read_text(encoding="utf-8"))}
+    noise = tables["study/data/noisy-*/summary.json"]
+    for row in noise["rows"]:
+        cells = dict(zip(noise["header"], row["cells"], strict=True))
+        s = json.loads((demo_dir / "study" / "data" / f"noisy-{cells['level']}-s{SEED}" / "summary.json").read_text())
+        assert cells["Dice (%)"] == f"{100 * s['dice']['mean']:.2f}" and cells["cases"] == str(s["cases"])
+    sizes = tables["sizes/size_classes.json"]
+    classes = json.loads((demo_dir / "sizes" / "size_classes.json").read_text())["classes"]
+    for row in sizes["rows"]:
+        cells = dict(zip(sizes["header"], row["cells"], strict=True))
+        assert math.isclose(float(cells["r_sel mm"]), classes[cells["class"]]["radius_mm"], rel_tol=1e-3)
+    ins = tables["insertion/insertions.json"]
+    for row in ins["rows"]:
+        cells = dict(zip(ins["header"], row["cells"], strict=True))
+        recs = sorted((demo_dir / "insertion" / "records").glob(f"*_{cells['class set']}_{cells['class']}.json"))
+        assert len(recs) == int(cells["insertions"])
+        if recs:
+            mean = statistics.fmean(json.loads(p.read_text())["delivered_mm3"] / 1000 for p in recs)
+            assert math.isclose(float(cells["delivered mL"]), mean, rel_tol=1e-3)
+
+
+def test_study_reuses_the_demo_split_and_spec(demo_dir):
+    from SynTumorLib.experiments import load_spec, run_study
+
+    splits = json.loads((demo_dir / "splits.json").read_text())[f"seed{SEED}"]
+    used = json.loads((demo_dir / "study" / "splits" / f"seed{SEED}.json").read_text())
+    assert {k: used[k] for k in ("train", "val", "test")} == {k: splits[k] for k in ("train", "val", "test")}
+    assert not set(splits["test"]) & set(splits["train"] + splits["val"])
+    plan = run_study(load_spec(demo_dir / "study_spec.json"), demo_dir / "study", dry_run=True)
+    assert {r["arm"] for r in plan["runs"]} == set(ARMS) and all(r["status"] == "done" for r in plan["runs"])
+    for arm in ARMS:
+        for case in splits["test"]:
+            assert (demo_dir / "study" / "runs" / arm / f"seed{SEED}" / "pred" / f"{case}.nii.gz").is_file()
 
 
 def test_rerun_skips_and_resumes(demo_dir):
     mtime = (demo_dir / "report.html").stat().st_mtime_ns
     logs = []
-    ctx = run_demo(demo_dir, budget="tiny", seed=4, log=logs.append)
+    ctx = run_demo(demo_dir, budget="tiny", seed=SEED, log=logs.append)
     assert ctx.ran == [] and all("skipped" in m for m in logs)
     assert (demo_dir / "report.html").stat().st_mtime_ns == mtime
-    assert ctx.results["cohort"]["real_tumours"]["cases"] == 2
     # a lost output re-runs that stage and every later one, not the earlier ones
-    (demo_dir / "report.html").unlink()
-    ctx = run_demo(demo_dir, budget="tiny", seed=4, log=lambda s: None)
-    assert ctx.ran == ["report"] and (demo_dir / "report.html").exists()
+    (demo_dir / "evaluation.json").unlink()
+    ctx = run_demo(demo_dir, budget="tiny", seed=SEED, log=lambda s: None)
+    assert ctx.ran == ["evaluate", "report"] and (demo_dir / "report.html").exists()
 
 
 def test_other_settings_in_same_folder_refused(demo_dir):
-    with pytest.raises(InputError, match="seed 4"):
-        run_demo(demo_dir, budget="tiny", seed=5, log=lambda s: None)
+    with pytest.raises(InputError, match=f"seed {SEED}"):
+        run_demo(demo_dir, budget="tiny", seed=SEED + 1, log=lambda s: None)
     with pytest.raises(InputError, match="unknown budget"):
-        run_demo(demo_dir, budget="huge", seed=4)
+        run_demo(demo_dir, budget="huge", seed=SEED)
 
 
-def test_cli_demo_help_and_bad_budget(capsys):
+def test_cli_demo_help_bad_budget_and_resume(demo_dir, capsys):
     from SynTumorLib.cli.main import main
 
     with pytest.raises(SystemExit) as e:
@@ -78,12 +208,7 @@ def test_cli_demo_help_and_bad_budget(capsys):
     with pytest.raises(SystemExit) as e:
         main(["demo", "--budget", "huge"])
     assert e.value.code == 2
-
-
-def test_cli_demo_resumes(demo_dir, capsys):
-    from SynTumorLib.cli.main import main
-
-    assert main(["demo", "--out", str(demo_dir), "--budget", "tiny", "--seed", "4"]) == 0
+    assert main(["demo", "--out", str(demo_dir), "--budget", "tiny", "--seed", str(SEED)]) == 0
     out = capsys.readouterr().out
     assert "skipped" in out and "report.html" in out
 
@@ -91,9 +216,13 @@ def test_cli_demo_resumes(demo_dir, capsys):
 def test_html_builder_escapes_and_rejects_absolute_images():
     r = HtmlReport("T <1>")
     s = r.section("S & s")
-    s.table([{"a": "<script>", "b": 1.23456789}])
+    s.table([{"a": "<script>", "b": 1.23456789}], source="x<y.csv")
+    s.grouped_table(["h"], [("block <b>", [({"arm": "a\"b"}, ["<i>"])])])
     s.code("x < y")
     text = r.render()
     assert "<script>" not in text and "&lt;script&gt;" in text and "1.235" in text and "T &lt;1&gt;" in text
+    assert 'data-source="x&lt;y.csv"' in text and 'data-arm="a&quot;b"' in text and "block &lt;b&gt;" in text
+    tables = parse_tables(text)
+    assert tables[1]["header"] == ["h"] and tables[1]["rows"][1]["cells"] == ["<i>"]
     with pytest.raises(ValueError):
         s.image("/etc/passwd.png")

@@ -56,7 +56,7 @@ def test_synthesize_changes_only_the_feathered_tumour(model_folder):
     sp = (1.5, 1.0, 1.0)
     out, params = tex.synthesize(img, tumour, organ, sp, seed=7)
     assert out.dtype == np.float32 and out.shape == img.shape
-    for a, b in zip((img, tumour, organ), copies):
+    for a, b in zip((img, tumour, organ), copies, strict=False):
         assert np.array_equal(a, b)  # inputs untouched
     dist = ndimage.distance_transform_edt(~tumour, sampling=sp)
     outside = dist > params["margin_mm"]

@@ -65,7 +65,7 @@ def test_unet_conditioning_and_size_bins():
         for p in net.parameters():
             p.add_(1.0)
     ema.update(net)
-    moved = [float((a - b).abs().max()) for a, b in zip(ema.model.parameters(), before)]
+    moved = [float((a - b).abs().max()) for a, b in zip(ema.model.parameters(), before, strict=False)]
     assert all(0 < m <= 1.0 for m in moved)
 
 
@@ -159,8 +159,12 @@ def test_crop_grid_and_paste_back_only_inside_feathered_region():
 
 def test_model_folder_roundtrip_and_corruption(tmp_path):
     from SynTumorLib.texture.diffusion.autoencoder import TextureAutoencoder
-    from SynTumorLib.texture.diffusion.model_folder import (load_into, load_model_folder, prefixed,
-                                                             save_model_folder)
+    from SynTumorLib.texture.diffusion.model_folder import (
+        load_into,
+        load_model_folder,
+        prefixed,
+        save_model_folder,
+    )
 
     torch.manual_seed(0)
     ae = TextureAutoencoder(AE_CFG).eval()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import statistics
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,9 +48,7 @@ def _mean_sd(values: Iterable[float | None]) -> tuple[float | None, float | None
     v = [x for x in values if x is not None and math.isfinite(x)]
     if not v:
         return None, None, 0
-    m = sum(v) / len(v)
-    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
-    return m, sd, len(v)
+    return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0), len(v)
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -54,15 +54,16 @@ def noise_gallery(image: Volume, clean: Volume, noisy: dict[str, Volume], sigma_
     panels = [("clean label", None)] + [(f"{lv} (σ {sigma_mm[lv]:.2f} mm)", v) for lv, v in noisy.items()]
     for ax, (name, vol) in zip(axes[0], panels, strict=True):
         ax.imshow(img[box], cmap="gray", vmin=-175, vmax=250, aspect=aspect, interpolation="nearest")
-        if (ref[box] == 2).any():
-            ax.contour((ref[box] == 2).astype(float), levels=[0.5], colors=[CLEAN], linewidths=1.2)
-        if vol is not None:
+        if vol is not None:  # the corrupted contour first, so the clean one (dashed) stays visible on top
             lab, _ = extract_plane(vol, "axial", k)
             if (lab[box] == 2).any():
-                ax.contour((lab[box] == 2).astype(float), levels=[0.5], colors=[NOISY], linewidths=1.2)
+                ax.contour((lab[box] == 2).astype(float), levels=[0.5], colors=[NOISY], linewidths=1.4)
+        if (ref[box] == 2).any():
+            ax.contour((ref[box] == 2).astype(float), levels=[0.5], colors=[CLEAN], linewidths=1.0,
+                       linestyles="-" if vol is None else "--")
         ax.set_title(name, fontsize=8)
         ax.set_axis_off()
-    fig.suptitle(f"{case}: clean tumour label (yellow) and its elastic corruption (red), axial slice {k}", fontsize=9)
+    fig.suptitle(f"{case}: clean tumour label (yellow, dashed) and its elastic corruption (red), axial slice {k}", fontsize=9)
     return save_figure(fig, path)
 
 

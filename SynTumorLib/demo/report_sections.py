@@ -86,10 +86,13 @@ def add_result_sections(rep, ctx) -> list[str]:
                 f"held-out test cases ({', '.join(ev['test_cases'])}) against the clean labels.")
     add_paper_tables(s, arms)
     s.image(ev["plots"]["dsc_by_arm"], "Tumour DSC and NSD by arm (mean ± sd over test cases).")
-    s.table([{"arm": a, "DSC (%)": pct(arms[a]["dsc_mean"]), "NSD (%)": pct(arms[a]["nsd_mean"]), "n": arms[a]["n"],
-              "lesion sensitivity (%)": pct(arms[a]["sensitivity"]), "FP lesions per case": arms[a]["fp_per_case"],
-              "pancreas DSC (%)": pct(arms[a]["pancreas_dsc_mean"])} for a in arm_ids()], source=RESULTS,
-            caption="Every arm: tumour and pancreas metrics. Source: " + RESULTS + ".")
+    header = ["Arm", "DSC mean (%)", "NSD mean (%)", "n", "lesion sensitivity (%)", "FP lesions per case",
+              "pancreas DSC (%)"]
+    s.grouped_table(header, [(None, [({"arm": a}, [a, pct(arms[a]["dsc_mean"]), pct(arms[a]["nsd_mean"]), str(arms[a]["n"]),
+                                                 pct(arms[a]["sensitivity"]), f"{arms[a]['fp_per_case']:.4g}",
+                                                 pct(arms[a]["pancreas_dsc_mean"])]) for a in arm_ids()])],
+                    RESULTS, "Every arm: tumour and pancreas metrics (pancreas DSC and FP over all test cases). "
+                    "Source: " + RESULTS + ".")
     s = rep.section("Evaluation by tumour size class")
     add_size_class_table(s, ev["by_size_class"])
     s = rep.section("Training curves and predictions")

@@ -154,13 +154,15 @@ def plot_arms(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> 
 
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(rows) + 2), 3.6), dpi=110)
+    top = 10.0
     for k, (key, label) in enumerate((("dsc", "DSC"), ("nsd", "NSD"))):
         means = [100 * (r[f"{key}_mean"] or 0) for r in rows]
         sds = [100 * (r[f"{key}_sd"] or 0) for r in rows]
+        top = max(top, *(m + s for m, s in zip(means, sds, strict=True)))
         ax.bar(x + (k - 0.5) * 0.38, means, 0.38, yerr=sds, capsize=3, label=label)
     ax.set_xticks(x, [r["arm"] for r in rows], rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, min(100.0, 1.15 * top))  # small smoke-study scores stay readable
     ax.legend(fontsize=8)
     import textwrap
 

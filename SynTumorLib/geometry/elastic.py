@@ -162,7 +162,7 @@ def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
     (chunked below the threading threshold); ``int(c + 0.5)`` truncates instead of flooring, which
     differs only for c < −0.5, where both answers are 0: it lands on the zero border layer or, through
     negative-index wrap-around, on the zero padding added at the high end of each axis — as do
-    samples past n − 1. So no bounds tests are needed and the gather is one fancy index.
+    samples past n − 1. So no bounds tests are needed and the gather is one ``take`` on a flat index.
     """
     n0, n1, n2 = mask.shape
     p = ctrl.shape[-1]
@@ -172,6 +172,8 @@ def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
     pad = int(np.ceil(bound)) + 2
     table = np.zeros((n0 + pad, n1 + pad, n2 + pad), np.uint8)
     table[:n0, :n1, :n2] = mask
+    flat = table.ravel()
+    st0, st1 = (n1 + pad) * (n2 + pad), n2 + pad
     out = np.empty((n0 * n1, n2), np.uint8)
     cols = n0 * n1
     x0 = np.repeat(np.arange(n0, dtype=np.float64), n1)[:, None]
@@ -180,13 +182,21 @@ def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
     step = max(1, _GEMM_CHUNK // max(n2, 1))
     for c0 in range(0, cols, step):
         c1 = min(c0 + step, cols)
-        idx = []
-        for a, xa in enumerate((x0[c0:c1], x1[c0:c1], x2)):
+        idx = None
+        for a, (xa, st) in enumerate(((x0[c0:c1], st0), (x1[c0:c1], st1), (x2, 1))):
             c = np.dot(t2[a][:, c0:c1].T, w2t)  # D_a on these (k, j) lines, as the dense field has it
             c += xa  # c = x + D(x), map_coordinates' coordinate
             c += 0.5
-            idx.append(c.astype(np.intp))
-        out[c0:c1] = table[idx[0], idx[1], idx[2]]
+            s = c.astype(np.intp)
+            if st != 1:
+                s *= st
+            if idx is None:
+                idx = s
+            else:
+                idx += s
+        # flat index into the padded table; a negative axis index borrows from the axis before,
+        # which leaves that axis' own digit in the zero padding — the wrap-around stays in zeros
+        out[c0:c1] = flat.take(idx)
     return out.reshape(n0, n1, n2)
 
 

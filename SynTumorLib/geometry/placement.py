@@ -33,6 +33,7 @@ from scipy import ndimage
 from ..utils.errors import InputError
 
 Box = tuple[slice, slice, slice]
+FORBIDDEN_GROW = 8  # voxels added around the forbidden mask's box when a request falls outside it
 
 
 def bounding_box(mask: np.ndarray) -> Box | None:
@@ -53,6 +54,46 @@ def pad_box(box: Box, pad: Sequence[int], shape: Sequence[int]) -> Box:
 
 def box_starts(box: Box) -> np.ndarray:
     return np.array([s.start for s in box])
+
+
+def within_mm(mask: np.ndarray, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
+    """Voxels within ``radius_mm`` of a True voxel of ``mask`` (a dilation by a ball in mm).
+
+    Equal to ``distance_transform_edt(~mask, sampling=spacing) <= radius_mm`` — the same distance
+    expression sqrt(((d₀s₀)² + (d₁s₁)²) + (d₂s₂)²), so the same voxels at the threshold — but built
+    from shifted copies instead of a full Euclidean transform (~10× cheaper on an organ's box): the
+    ball is a stack of rows along the last axis, one row half-width w per (d₀, d₁); the mask is
+    dilated along the last axis once per width, bit-packed, and OR-ed in at each (d₀, d₁) shift.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    sp = np.asarray(spacing, dtype=np.float64)
+    n0, n1, n2 = mask.shape
+    reach = np.floor(float(radius_mm) / sp).astype(int)
+    rows = []  # (d0, d1, half-width along axis 2)
+    for d0 in range(-reach[0], reach[0] + 1):
+        for d1 in range(-reach[1], reach[1] + 1):
+            base = (d0 * sp[0]) ** 2 + (d1 * sp[1]) ** 2
+            if np.sqrt(base) > radius_mm:
+                continue
+            d2 = np.arange(reach[2] + 1, dtype=np.float64)
+            ok = np.sqrt(base + (d2 * sp[2]) ** 2) <= radius_mm  # monotone in |d2|
+            rows.append((d0, d1, int(np.count_nonzero(ok)) - 1))
+    widths = sorted({w for _, _, w in rows})
+    packed, line, w_done = {}, mask.copy(), 0
+    for w in widths:
+        for k in range(w_done + 1, w + 1):
+            if k < n2:
+                line[:, :, k:] |= mask[:, :, :-k]
+                line[:, :, :-k] |= mask[:, :, k:]
+        w_done = max(w_done, w)
+        packed[w] = np.packbits(line, axis=2)
+    out = np.zeros_like(packed[widths[0]])
+    for d0, d1, w in rows:
+        if abs(d0) >= n0 or abs(d1) >= n1:
+            continue
+        src = packed[w][max(0, -d0):n0 - max(0, d0), max(0, -d1):n1 - max(0, d1)]
+        out[max(0, d0):n0 - max(0, -d0), max(0, d1):n1 - max(0, -d1)] |= src
+    return np.unpackbits(out, axis=2, count=n2).view(bool)
 
 
 class Scene:
@@ -81,6 +122,8 @@ class Scene:
             present = sorted(int(v) for v in np.unique(label) if v != 0)[:12]
             raise InputError(f"the label map has no organ voxels with value {organ_value} (values present: {present or 'none'})")
         self._host_cache: dict = {}
+        self._forb_box: Box | None = None
+        self._forb = np.zeros((0, 0, 0), bool)
 
     def vox(self, mm: float) -> np.ndarray:
         return np.ceil(float(mm) / self.spacing).astype(int)
@@ -88,14 +131,29 @@ class Scene:
     def forbidden(self, box: Box) -> np.ndarray:
         """Voxels of ``box`` a tumour must not occupy: non-organ voxels outside the tissue window
         (on a 3-voxel mean, so CT noise does not punch holes) or labelled as another structure.
-        Cached per box (planning and rendering ask for the same boxes); do not modify the result."""
-        key = ("forbidden", tuple((s.start, s.stop) for s in box))
-        if key not in self._host_cache:
-            self._host_cache[key] = self._forbidden(box)
-        return self._host_cache[key]
+
+        A voxel's answer does not depend on the box asked for: the mean uses its real neighbours
+        (replicated only at the array's faces) with a fixed order of additions. So one mask is kept
+        for a box that grows to cover every request (host box, candidate boxes, rendering) and each
+        request is a view of it. Do not modify the result."""
+        fb = self._forb_box
+        if fb is None or any(s.start < f.start or s.stop > f.stop for s, f in zip(box, fb, strict=False)):
+            want = box if fb is None else tuple(slice(min(s.start, f.start), max(s.stop, f.stop)) for s, f in zip(box, fb, strict=False))
+            self._forb_box = pad_box(want, (FORBIDDEN_GROW,) * 3, self.shape)  # type: ignore[arg-type]
+            self._forb = self._forbidden(self._forb_box)
+            fb = self._forb_box
+        return self._forb[tuple(slice(s.start - f.start, s.stop - f.start) for s, f in zip(box, fb, strict=False))]
 
     def _forbidden(self, box: Box) -> np.ndarray:
-        hu = ndimage.uniform_filter(self.image[box].astype(np.float32), size=3, mode="nearest")
+        hu = self.image[pad_box(box, (1, 1, 1), self.shape)].astype(np.float32)
+        edge = [(1 - (s.start - max(s.start - 1, 0)), 1 - (min(s.stop + 1, n) - s.stop)) for s, n in zip(box, self.shape, strict=False)]
+        if any(a or b for a, b in edge):
+            hu = np.pad(hu, edge, mode="edge")  # the array's faces: nearest neighbour, as before
+        for axis in range(3):  # separable 3-sum, same additions for a voxel whatever the box
+            n = hu.shape[axis]
+            lo, mid, hi = (tuple(slice(a, n - 2 + a) if d == axis else slice(None) for d in range(3)) for a in range(3))
+            hu = hu[lo] + hu[mid] + hu[hi]
+        hu *= np.float32(1.0 / 27.0)
         lo, hi = self.tissue_hu
         lab = self.label[box]
         other = (lab != 0) & (lab != self.organ_value)
@@ -111,8 +169,7 @@ class Scene:
             box = pad_box(self.organ_box, self.vox(bulge_mm) + 1, self.shape)
             organ = self.organ[box]
             if bulge_mm > 0:
-                dist = ndimage.distance_transform_edt(~organ, sampling=self.spacing)
-                host = organ | ((dist <= bulge_mm) & ~self.forbidden(box))
+                host = organ | (within_mm(organ, self.spacing, bulge_mm) & ~self.forbidden(box))
             else:
                 host = organ.copy()
             self._host_cache[key] = (box, host, np.flatnonzero(organ.ravel()))
@@ -176,10 +233,17 @@ def ellipsoid_offsets(semi_axes_mm, rotation, spacing_kji, n: int = 9) -> np.nda
 
 def probe_fraction(host_box: Box, host: np.ndarray, centre, offsets: np.ndarray) -> float:
     """Fraction of the probe points (``centre`` + ``offsets``) that fall in the host region."""
-    idx = np.rint(np.asarray(centre, dtype=np.float64) + offsets).astype(int) - box_starts(host_box)
-    ok = np.all((idx >= 0) & (idx < np.array(host.shape)), axis=1)
-    hits = host[tuple(idx[ok].T)]
-    return float(hits.sum()) / len(offsets)
+    return float(probe_fractions(host_box, host, [centre], offsets)[0])
+
+
+def probe_fractions(host_box: Box, host: np.ndarray, centres, offsets: np.ndarray) -> np.ndarray:
+    """:func:`probe_fraction` for several centres at once (one vectorised lookup)."""
+    c = np.asarray(centres, dtype=np.float64).reshape(-1, 1, 3)
+    idx = np.rint(c + offsets[None]).astype(int) - box_starts(host_box)
+    ok = np.all((idx >= 0) & (idx < np.array(host.shape)), axis=2)
+    hits = np.zeros(ok.shape, bool)
+    hits[ok] = host[tuple(idx[ok].T)]
+    return hits.sum(axis=1) / len(offsets)
 
 
 def reference_centre(rng: np.random.Generator, organ: np.ndarray, organ_box: Box, axis: int, large: bool) -> np.ndarray:

@@ -43,7 +43,7 @@ from ..geometry.placement import (
     ellipsoid_offsets,
     pad_box,
     paste_slices,
-    probe_fraction,
+    probe_fractions,
     reference_centre,
     sample_candidate,
 )
@@ -114,14 +114,18 @@ def _values_on(src_box, src, dst_box) -> np.ndarray:
     return out
 
 
-def _no_contact(scene: Scene, occupied: np.ndarray, full, final: np.ndarray) -> bool:
-    """True when ``final`` neither overlaps nor touches an earlier or existing tumour."""
+def _no_contact(scene: Scene, occupied: np.ndarray, full, final: np.ndarray, within=None) -> bool:
+    """True when ``final`` (placed at ``full``) neither overlaps nor touches an earlier or existing
+    tumour. The one-voxel contact ring stays inside ``within`` (default ``full``): the box the
+    tumour's shape was pasted in, so a caller may pass ``final`` cut to the shape's own box."""
     tb = bounding_box(final)
     if tb is None:
         return True
-    tb = pad_box(tb, (1, 1, 1), final.shape)
-    near = ndimage.binary_dilation(final[tb], structure=np.ones((3, 3, 3), bool))
-    sub = tuple(slice(f.start + b.start, f.start + b.stop) for f, b in zip(full, tb, strict=False))
+    within = full if within is None else within
+    lo = [f.start + b.start for f, b in zip(full, tb, strict=False)]
+    hi = [f.start + b.stop for f, b in zip(full, tb, strict=False)]
+    sub = tuple(slice(max(a - 1, w.start), min(b + 1, w.stop)) for a, b, w in zip(lo, hi, within, strict=False))
+    near = ndimage.binary_dilation(_values_on(full, final, sub), structure=np.ones((3, 3, 3), bool))
     taken = occupied[sub]
     if scene.tumour_value is not None:
         taken = taken | (scene.label[sub] == scene.tumour_value)
@@ -203,26 +207,36 @@ def _plan(scene: Scene, image: Volume, spec: InsertionSpec, seed: int) -> list[d
             # cheap probe of the undeformed ellipsoid first; render only for promising centres
             offsets = ellipsoid_offsets(draw.semi_axes_mm, draw.rotation, scene.spacing)
             centres = [target] if mode == "point" else [sample_candidate(rng, host_box, organ_flat) for _ in range(CENTRES_PER_SHAPE)]
-            centres = [c for c in centres if probe_fraction(host_box, host, c, offsets) >= spec.min_inside - PROBE_SLACK]
+            keep = probe_fractions(host_box, host, centres, offsets) >= spec.min_inside - PROBE_SLACK
+            centres = [c for c, k in zip(centres, keep, strict=True) if k]
             if not centres:
                 continue
             m = _render_cached(scene, draw.to_dict())
+            tight = bounding_box(m)
+            if tight is None:
+                continue  # an empty shape delivers nothing: no class accepts it
             c_local = centroid(m)
+            n_drawn = int(np.count_nonzero(m))
+            mt, tight_start = m[tight], box_starts(tight)
             for centre in centres:
                 start = np.rint(np.asarray(centre) - c_local).astype(int)
                 cand = {"shape": draw.to_dict(), "box_start_kji": [int(x) for x in start], "clip_to_organ": False}
-                full, local = paste_slices(start, m.shape, scene.shape)
+                full, _ = paste_slices(start, m.shape, scene.shape)
                 if full is None:
                     continue
-                visible = m[local]
-                in_host = int((visible & _values_on(host_box, host, full)).sum())
-                if in_host < spec.min_inside * int(m.sum()):
+                # the shape's own box is enough for the counts: m is empty outside it
+                tfull, tlocal = paste_slices(start + tight_start, mt.shape, scene.shape)
+                if tfull is None:
+                    continue  # nothing of the shape is visible: not enough of it in the host region
+                visible = mt[tlocal]
+                in_host = int(np.count_nonzero(visible & _values_on(host_box, host, tfull)))
+                if in_host < spec.min_inside * n_drawn:
                     continue
-                final = visible & ~scene.forbidden(full)
-                delivered = float(final.sum()) * image.voxel_volume_mm3
-                if not _size_ok(size_cls, draw, delivered) or not _no_contact(scene, occupied, full, final):
+                final = visible & ~scene.forbidden(tfull)
+                delivered = float(np.count_nonzero(final)) * image.voxel_volume_mm3
+                if not _size_ok(size_cls, draw, delivered) or not _no_contact(scene, occupied, tfull, final, full):
                     continue
-                cand["fraction_in_host"] = in_host / int(m.sum())
+                cand["fraction_in_host"] = in_host / n_drawn
                 placed = cand
                 break
             if placed is not None:

@@ -96,21 +96,35 @@ def near_distances(mask: np.ndarray, spacing, limit_mm: float) -> tuple[np.ndarr
     instead of two full Euclidean transforms — the blend needs only a voxel or two of distances.
     """
     mask = np.asarray(mask, dtype=bool)
-    din = np.where(mask, np.inf, 0.0)
-    dout = np.where(mask, 0.0, np.inf)
-    for d, dist in _offsets_by_distance(tuple(float(x) for x in spacing), float(limit_mm)):
-        src, dst = [], []
-        for o, n in zip(d, mask.shape, strict=True):
-            if abs(o) >= n:
-                break
-            src.append(slice(max(0, -o), n - max(0, o)))
-            dst.append(slice(max(0, o), n - max(0, -o)))
-        else:
-            a, b = mask[tuple(src)], mask[tuple(dst)]  # a voxel and its neighbour at offset d
-            edge = a ^ b
-            vi, vo = din[tuple(src)], dout[tuple(src)]
-            vi[edge & a & np.isinf(vi)] = dist  # offsets come nearest first: the first hit is the minimum
-            vo[edge & b & np.isinf(vo)] = dist
+    offsets = _offsets_by_distance(tuple(float(x) for x in spacing), float(limit_mm))
+    reach = np.max(np.abs([d for d, _ in offsets]), axis=0) if offsets else np.zeros(mask.ndim, int)
+    # flat, contiguous shifts on a copy padded by the reach: a shift never wraps from one row into
+    # another real voxel, and padding voxels are neither inside nor outside
+    pads = [(int(r), int(r)) for r in reach]
+    inside = np.pad(mask, pads)
+    outside = np.pad(~mask, pads)
+    shape = inside.shape
+    din = np.where(inside, np.inf, 0.0).ravel()
+    dout = np.where(outside, np.inf, 0.0).ravel()
+    fin, fout = inside.ravel(), outside.ravel()
+    strides = np.cumprod((1,) + shape[:0:-1])[::-1]
+    n = fin.size
+    # farthest first, each write overwriting: the last write at a voxel is its nearest hit; d and −d
+    # (same distance) are handled together, from both ends of each pair of voxels
+    for d, dist in reversed(offsets):
+        k = int(np.dot(d, strides))
+        if k <= 0:
+            continue
+        x, y = slice(0, n - k), slice(k, n)  # a voxel and its neighbour at offset d
+        e = fin[x] & fout[y]
+        np.copyto(din[x], dist, where=e)
+        np.copyto(dout[y], dist, where=e)
+        e = fout[x] & fin[y]
+        np.copyto(dout[x], dist, where=e)
+        np.copyto(din[y], dist, where=e)
+    core = tuple(slice(r, r + s) for r, s in zip(reach, mask.shape, strict=True))
+    din = din.reshape(shape)[core]
+    dout = dout.reshape(shape)[core]
     return din, dout
 
 

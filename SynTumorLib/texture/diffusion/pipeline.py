@@ -60,7 +60,8 @@ class TumourTexturePipeline:
         unets: ``{"main": net}`` or one net per size bin (``{"size0": …, "size1": …}``), EMA weights.
         config: the ``diffusion`` config section (``size_conditioning``, ``size_thresholds_mm``,
             ``num_train_timesteps``, ``sampling`` — one ``{"scheduler", "steps"}`` per size bin).
-        scale_factor: latent scale (1/std of training latents, Rombach et al. §4.3.2).
+        scale_factor: latent scale (1/std of training latents, Rombach et al. §4.3.2); the config's
+            ``latent_clip`` bounds the predicted clean latent at every step (see :class:`.schedulers.Sampler`).
     """
 
     def __init__(self, autoencoder: nn.Module, unets: dict[str, nn.Module], config: dict[str, Any],
@@ -70,6 +71,8 @@ class TumourTexturePipeline:
             raise InputError(f"the config needs denoisers {names}, got {sorted(unets)}")
         self.autoencoder, self.unets, self.config = autoencoder.eval(), {k: v.eval() for k, v in unets.items()}, config
         self.scale_factor = float(scale_factor)
+        # x̂_0 is clipped to the range of the (scaled) training latents; ±4σ when a config lacks it
+        self.latent_clip = float(config.get("latent_clip", 4.0))
         self.n_bins = len(size_bins(config)) + 1
 
     def sampling_for(self, size_bin: int) -> tuple[str, int]:
@@ -96,7 +99,7 @@ class TumourTexturePipeline:
         name, unet, cls = self._denoiser(size_bin)
         default = self.sampling_for(size_bin)
         sampler = Sampler({**self.config, "num_train_timesteps": timesteps_for(self.config, name)},
-                          scheduler or default[0], steps or default[1])
+                          scheduler or default[0], steps or default[1], clip=self.latent_clip)
         device = next(unet.parameters()).device
         x, mask = x.to(device), mask.to(device)
 

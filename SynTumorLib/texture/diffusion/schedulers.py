@@ -58,12 +58,15 @@ class Sampler:
         cfg: the diffusion config (``num_train_timesteps``, ``schedule``).
         kind: ``"ddpm"`` (stochastic, eq. 7 of Ho et al.) or ``"ddim"`` (η = 0, eq. 12 of Song et al.).
         steps: number of reverse steps, 1 ≤ steps ≤ T.
+        clip: clip the predicted ``x̂_0`` to ``[−clip, clip]`` at each step (Ho et al. §3.3). Needed with
+            a cosine schedule: ``ᾱ_{T−1} ≈ 6·10⁻⁸``, so ``x̂_0 = (x_t − sqrt(1 − ᾱ_t)·ε̂)/sqrt(ᾱ_t)``
+            amplifies any error of ε̂ ~4000× at the first step. None = no clipping.
 
     Attributes:
         model_timesteps: the original time ``s_i`` to give the network at each step (descending).
     """
 
-    def __init__(self, cfg: dict[str, Any], kind: str, steps: int) -> None:
+    def __init__(self, cfg: dict[str, Any], kind: str, steps: int, clip: float | None = None) -> None:
         from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 
         kw = _train_kwargs(cfg)
@@ -73,7 +76,7 @@ class Sampler:
             raise InputError(f"scheduler must be one of {SCHEDULERS}, got {kind!r}")
         if not 1 <= int(steps) <= T:
             raise InputError(f"sampling steps must be in 1..{T} (the model's training steps), got {steps}")
-        self.kind, self.steps = kind, int(steps)
+        self.kind, self.steps, self.clip = kind, int(steps), (float(clip) if clip is not None else None)
         full = DDPMScheduler(**kw).alphas_cumprod  # ᾱ_t of the training schedule, t = 0..T-1
         # S: evenly spaced, always containing T-1 (start from pure noise) and 0 (end at clean data)
         s = torch.linspace(T - 1, 0, self.steps).round().long().flip(0) if self.steps > 1 else torch.tensor([T - 1])
@@ -81,12 +84,13 @@ class Sampler:
         abar = full[s]
         abar_prev = torch.cat([torch.ones(1), abar[:-1]])
         betas = (1.0 - abar / abar_prev).clamp(0.0, 0.999)
+        c = {"clip_sample": clip is not None, "clip_sample_min": -float(clip or 1), "clip_sample_max": float(clip or 1)}
         if kind == "ddpm":
-            self._s = DDPMScheduler(num_train_timesteps=self.steps, schedule="linear_beta", clip_sample=False,
-                                    prediction_type="epsilon", variance_type="fixed_small")
+            self._s = DDPMScheduler(num_train_timesteps=self.steps, schedule="linear_beta", prediction_type="epsilon",
+                                    variance_type="fixed_small", **c)
         else:
-            self._s = DDIMScheduler(num_train_timesteps=self.steps, schedule="linear_beta", clip_sample=False,
-                                    prediction_type="epsilon", set_alpha_to_one=True)
+            self._s = DDIMScheduler(num_train_timesteps=self.steps, schedule="linear_beta", prediction_type="epsilon",
+                                    set_alpha_to_one=True, **c)
         # overwrite the schedule with the respaced one (β'_i, α'_i = 1 − β'_i, ᾱ'_i = ᾱ_{s_i})
         self._s.betas, self._s.alphas, self._s.alphas_cumprod = betas, 1.0 - betas, abar
         self._s.set_timesteps(self.steps)  # index sequence n-1 … 0, consistent with MONAI's step()
@@ -98,4 +102,5 @@ class Sampler:
         return prev
 
     def describe(self) -> dict[str, Any]:
-        return {"scheduler": self.kind, "steps": self.steps, "model_timesteps": self.model_timesteps.tolist()}
+        return {"scheduler": self.kind, "steps": self.steps, "model_timesteps": self.model_timesteps.tolist(),
+                "clip": self.clip}

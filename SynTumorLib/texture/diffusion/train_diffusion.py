@@ -85,6 +85,8 @@ def train_diffusion(dataset, autoencoder_dir: str | os.PathLike, out_dir: str | 
     lat = encode_bank(ae, bank.images, d.device)  # x_l of every crop, computed once
     scale = float(state["scale_factor"]) if state else float(1.0 / lat.std().clamp_min(1e-6))
     lat = lat * scale
+    # x̂_0 clipping range for sampling: the scaled training latents' range plus 10 %
+    dcfg["latent_clip"] = float(state.get("latent_clip", 4.0)) if state else round(float(lat.abs().max()) * 1.1, 4)
     ymask = latent_mask(torch.from_numpy(bank.tumours).float())
     thresholds = size_bins(dcfg)
     bins = np.array([size_class(v, thresholds) for v in bank.volumes_mm3])
@@ -160,7 +162,7 @@ def train_diffusion(dataset, autoencoder_dir: str | os.PathLike, out_dir: str | 
             for net in nets.values():
                 net.train()
         if done % int(tcfg.get("checkpoint_every", 200)) == 0 or done == total:
-            st: dict[str, Any] = {"step": done, "seed": seed, "scale_factor": scale}
+            st: dict[str, Any] = {"step": done, "seed": seed, "scale_factor": scale, "latent_clip": dcfg["latent_clip"]}
             for n in names:
                 st.update({f"unet.{n}": unwrap(nets[n]).state_dict(), f"ema.{n}": emas[n].model.state_dict(),
                            f"ema_updates.{n}": emas[n].updates, f"opt.{n}": opts[n].state_dict()})
