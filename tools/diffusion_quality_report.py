@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from SynTumorLib.data.intensity import window  # noqa: E402
 from SynTumorLib.data.phantom import generate_case  # noqa: E402
 from SynTumorLib.utils.atomic import atomic_path, write_text_atomic  # noqa: E402
+from SynTumorLib.utils.errors import InputError  # noqa: E402
 from SynTumorLib.utils.seeding import child_seed  # noqa: E402
 
 
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
     methods["statistical"] = get_texture("statistical")
     pipe = methods["diffusion (one model, size class)"].pipeline
     crop_cfg = methods["diffusion (one model, size class)"].cfg["crop"]
-    rows, recon, panels, times = [], [], [], {k: [] for k in methods}
+    rows, recon, panels, times, skipped = [], [], [], {k: [] for k in methods}, []
     sp3 = (args.spacing,) * 3
     for c in range(args.cases):
         seed = child_seed(args.seed, "case", c)
@@ -95,12 +96,16 @@ def main(argv=None) -> int:
             row = {"case": c, "tumour": t, "d_mm": float((6 * mask.sum() * np.prod(sp) / np.pi) ** (1 / 3)),
                    "real": stats(real[box], m, pan, sp)}
             outs = {"real": real[box], "healthy": base[box]}
-            for name, tex in methods.items():
-                t0 = time.perf_counter()
-                out, _ = tex.synthesize(base[box], m, pan, sp, seed=child_seed(seed, "tex", t))
-                times[name].append(time.perf_counter() - t0)
-                row[name] = stats(out, m, pan, sp)
-                outs[name] = out
+            try:
+                for name, tex in methods.items():
+                    t0 = time.perf_counter()
+                    out, _ = tex.synthesize(base[box], m, pan, sp, seed=child_seed(seed, "tex", t))
+                    times[name].append(time.perf_counter() - t0)
+                    row[name] = stats(out, m, pan, sp)
+                    outs[name] = out
+            except InputError as e:  # a tumour larger than the model's crop: reported, not measured
+                skipped.append(f"case {c} tumour {t}: {e}")
+                continue
             rows.append(row)
             if len(panels) < 4:
                 panels.append((m, outs))
@@ -111,12 +116,12 @@ def main(argv=None) -> int:
                 r = pipe.autoencoder.decode(pipe.autoencoder.encode(x)).clamp(0, 1)
             recon.append(psnr_ssim(x.numpy()[0, 0], r.numpy()[0, 0]))
         print(f"case {c}: {n} tumours", flush=True)
-    write_report(args, rows, recon, times, list(methods))
+    write_report(args, rows, recon, times, list(methods), skipped)
     write_grid(Path(args.png), panels, list(methods))
     return 0
 
 
-def write_report(args, rows, recon, times, methods) -> None:
+def write_report(args, rows, recon, times, methods, skipped) -> None:
     keys = ("mean", "std", "contrast", "sharp")
     real = {k: np.array([r["real"][k] for r in rows]) for k in keys}
     lines = ["# Diffusion texture — quality on held-out phantom tumours", "",
@@ -125,7 +130,8 @@ def write_report(args, rows, recon, times, methods) -> None:
              + f" --cases {args.cases} --seed {args.seed} --spacing {args.spacing}`.", "",
              f"{len(rows)} real phantom tumours (equivalent diameters "
              f"{min(r['d_mm'] for r in rows):.0f}–{max(r['d_mm'] for r in rows):.0f} mm) in {args.cases} held-out "
-             "cases; each mask is re-textured in the case's healthy twin (same anatomy, no tumour).", "",
+             "cases; each mask is re-textured in the case's healthy twin (same anatomy, no tumour)."
+             + (f" Not measured ({len(skipped)}): " + "; ".join(skipped) if skipped else ""), "",
              "## Autoencoder reconstruction (held-out crops around tumours, window [−175, 250] → [0, 1])", "",
              f"PSNR {np.mean([p for p, _ in recon]):.2f} ± {np.std([p for p, _ in recon]):.2f} dB, "
              f"SSIM {np.mean([s for _, s in recon]):.3f} ± {np.std([s for _, s in recon]):.3f} (global SSIM per crop, "

@@ -69,9 +69,9 @@ BUDGETS: dict[str, Budget] = {
     "tiny": Budget("tiny", 5, 2, (4.0, 4.0, 4.0), (48, 40, 32), 2, insert_cases=1, crop=32, iterations=2,
                    lr=1e-3, channels=(4, 8, 16), val_every=2, test_fraction=0.25, val_fraction=0.0),
     # the default: ≤ 10 minutes on 2 idle CPU cores (3 mm grid around the pancreas, 10 arms)
-    # (about 1 s of CPU per training step of batch 2 at 32³: 40 steps × 10 arms is most of the budget)
-    "small": Budget("small", 10, 4, (3.0, 3.0, 3.0), (56, 48, 40), 4, insert_cases=2, crop=32, iterations=40,
-                    lr=5e-3, channels=(8, 16, 32), val_every=20, test_fraction=0.2, val_fraction=0.15),
+    # (a training step of batch 2 costs ~0.5 s of CPU at 24³, ~1 s at 32³: 10 arms × 50 steps is most of it)
+    "small": Budget("small", 10, 4, (3.0, 3.0, 3.0), (56, 48, 40), 4, insert_cases=2, crop=24, iterations=50,
+                    lr=5e-3, channels=(8, 16, 32), val_every=25, test_fraction=0.2, val_fraction=0.15),
     # a GPU machine: more cases at 1.5 mm, 96³ crops, the paper's U-Net channels, 3 seeds
     "full": Budget("full", 40, 20, (1.5, 1.5, 1.5), (160, 128, 96), 6, insert_cases=3, crop=96, iterations=4000,
                    lr=1e-3, channels=(16, 32, 64, 128, 256), val_every=500, test_fraction=0.2, val_fraction=0.15,

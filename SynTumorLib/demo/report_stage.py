@@ -100,8 +100,9 @@ def _commands(ctx) -> str:
 
 
 def _timing_rows(ctx) -> list[dict]:
-    rows = [{"stage": k, "wall s": ctx.seconds.get(k), "CPU s": ctx.cpu_seconds.get(k)} for k in ctx.seconds]
-    rows.append({"stage": "report", "wall s": None, "CPU s": None})
+    rows = [{"stage": k, "wall s": v, "CPU s": ctx.cpu_seconds.get(k)} for k, v in ctx.seconds.items() if k != "report"]
+    rows.append({"stage": "total (before the report)", "wall s": round(sum(r["wall s"] for r in rows), 1),
+                 "CPU s": round(sum(r["CPU s"] or 0.0 for r in rows), 1)})
     return rows
 
 

@@ -105,34 +105,17 @@ def offline_synthetic(healthy: str, out: str | os.PathLike, size: str, seed: int
                       progress: ProgressCallback | None = None) -> str:
     """``copies`` synthetic-tumour versions of every healthy case (size arm ``size``), MSD layout.
 
-    A healthy case whose pancreas cannot host the class (too small) is skipped and listed in
-    ``dataset.json`` (``syntumor.skipped``) rather than failing the study.
+    Delegates to :func:`SynTumorLib.insertion.dataset.synthesize_dataset` (the same tool as
+    ``syntumor synthesize-dataset``: resumable, one record per case). A healthy case whose pancreas
+    cannot host the class is listed under ``syntumor.failed`` in ``dataset.json`` rather than
+    failing the study; only when no case at all could host it is that an error.
     """
-    from ..data.datasets import open_dataset
-    from ..data.msd import MSDWriter
-    from ..insertion import insert_tumours
+    from ..insertion.dataset import synthesize_dataset
 
     folder = Path(out) / "data" / f"synthetic-{size}-s{seed}"
-    writer = MSDWriter(folder, name=folder.name, extra={"healthy": healthy, "size": size, "seed": seed})
-    ds = open_dataset(healthy)
-    jobs = [(c, k) for c in ds.cases() if c.label is not None for k in range(int(copies))]
-    skipped = []
-    for n, (case, k) in enumerate(jobs):
-        cid = f"{case.case_id}_syn{k}"
-        if progress:
-            progress(n / len(jobs), f"synthesise {cid}")
-        if writer.has_case(cid):
-            continue
-        image, label = ds.load(case)
-        try:
-            img, lab, record = insert_tumours(image, label, {"size_class": size},
-                                              seed=child_seed(seed, "offline", size, case.case_id, k))
-        except InputError as e:
-            skipped.append({"case": cid, "reason": str(e)})
-            continue
-        writer.add_case(cid, img, lab, record=record)
-    writer.meta.setdefault("syntumor", {})["skipped"] = skipped
-    writer.flush()
-    if not writer.case_ids():
-        raise InputError(f"{healthy}: no healthy case could host a '{size}' tumour ({skipped[:1]})")
+    result = synthesize_dataset(healthy, folder, classes=size, per_case=int(copies),
+                                seed=child_seed(seed, "offline", size), progress=progress)
+    if result["written"] + result["skipped"] == 0:
+        first = next(iter(result["errors"].items()), ("", "no labelled healthy case"))
+        raise InputError(f"{healthy}: no healthy case could host a '{size}' tumour ({first[0]}: {first[1]})")
     return str(folder)

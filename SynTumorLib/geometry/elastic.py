@@ -124,6 +124,8 @@ def warp_nearest(mask: np.ndarray, disp: np.ndarray, axes: Sequence[int] = (0, 1
 # Outputs per BLAS call: OpenBLAS runs a gemm with M·N·K ≤ 262144 on one thread, and with K = 3
 # (control points) a 2-thread gemm of this size costs ~8× more CPU (thread hand-off) for no gain.
 _GEMM_CHUNK = 65536
+_TILE = 8  # voxels per tile edge when skipping tiles that cannot change (8 = one uint64 word)
+_ONES = np.uint64(0x0101010101010101)  # a word of eight uint8 ones
 
 
 def _contract_first_axes(ctrl_c: np.ndarray, n0: int, n1: int) -> np.ndarray:
@@ -153,16 +155,64 @@ def _zero_border(mask: np.ndarray) -> bool:
     return True
 
 
+def _tile_reach(ctrl: np.ndarray, shape: Sequence[int], tiles: Sequence[int]) -> np.ndarray:
+    """Upper bound of |D_a| over each tile of ``_TILE``³ voxels: (3, T0, T1, T2), in voxels.
+
+    D_a(x) = Σ w0(x0, m0) w1(x1, m1) w2(x2, m2) C_a[m0, m1, m2], so |D_a| over a tile is at most
+    Σ max|w0| max|w1| max|w2| |C_a| with each max taken over the tile's span on its axis.
+    """
+    p = ctrl.shape[-1]
+    per_axis = []
+    for n, t in zip(shape, tiles, strict=True):
+        w = np.zeros((t * _TILE, p))
+        w[:n] = np.abs(_spline_weights(p, int(n)))
+        per_axis.append(w.reshape(t, _TILE, p).max(axis=1))
+    return np.einsum("ia,jb,kc,dabc->dijk", per_axis[0], per_axis[1], per_axis[2], np.abs(ctrl))
+
+
+def _box_sums(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sum of ``v`` over the tile boxes [lo, hi) (arrays of shape (3, *v.shape)), via prefix sums."""
+    c = np.zeros(tuple(n + 1 for n in v.shape), np.int64)
+    c[1:, 1:, 1:] = v.cumsum(0).cumsum(1).cumsum(2)
+    (a0, a1, a2), (b0, b1, b2) = lo, hi
+    return (c[b0, b1, b2] - c[a0, b1, b2] - c[b0, a1, b2] - c[b0, b1, a2]
+            + c[a0, a1, b2] + c[a0, b1, a2] + c[b0, a1, a2] - c[a0, a1, a2])
+
+
+def _tiles_to_warp(table: np.ndarray, ctrl: np.ndarray, shape: Sequence[int], tiles: Sequence[int]) -> np.ndarray:
+    """Tiles whose output may differ from the input: (T0, T1, T2) bool.
+
+    A voxel samples the mask within its displacement bound R_a per axis; when the mask is all 0,
+    or all 1, on the tile grown by R (in whole tiles, clipped to the region; outside counts as 0),
+    every voxel of the tile keeps its value. Tile contents come from 8-voxel words of ``table``
+    (one uint64 per tile row along the last axis).
+    """
+    t0, t1, t2 = tiles
+    reach = np.floor(_tile_reach(ctrl, shape, tiles) + 0.5).astype(np.int64) + 1  # ≥ |round(x+D) − x|
+    grow = (reach + _TILE - 1) // _TILE
+    idx = np.indices(tiles)
+    lo = np.maximum(idx - grow, 0)
+    hi = np.minimum(idx + grow + 1, np.array(tiles).reshape(3, 1, 1, 1))
+    words = table.view(np.uint64)[: t0 * _TILE, : t1 * _TILE, :t2]
+    some = (words != 0).reshape(t0, _TILE, t1, _TILE, t2).any(axis=(1, 3))
+    full = (words == _ONES).reshape(t0, _TILE, t1, _TILE, t2).all(axis=(1, 3))
+    n_tiles = np.prod(hi - lo, axis=0)
+    return (_box_sums(some, lo, hi) > 0) & (_box_sums(full, lo, hi) < n_tiles)
+
+
 def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
     """``warp_nearest(mask, field_from_control_points(ctrl, mask.shape))`` without dense coordinates.
 
     Same values bit for bit, for a uint8 ``mask`` whose border layers are 0. map_coordinates
     (order 0, mode "constant") returns ``mask[floor(c + 0.5)]`` for 0 ≤ c ≤ n − 1 and 0 elsewhere,
     with c = x + D(x) in float64. The field rows come from the same BLAS product as the dense field
-    (chunked below the threading threshold); ``int(c + 0.5)`` truncates instead of flooring, which
-    differs only for c < −0.5, where both answers are 0: it lands on the zero border layer or, through
-    negative-index wrap-around, on the zero padding added at the high end of each axis — as do
-    samples past n − 1. So no bounds tests are needed and the gather is one ``take`` on a flat index.
+    (chunked below the threading threshold, never down to one row or column, where BLAS switches
+    to a matrix–vector kernel that rounds differently); ``int(c + 0.5)`` truncates instead of
+    flooring, which differs only for c < −0.5, where both answers are 0: it lands on the zero border
+    layer or, through negative-index wrap-around, on the zero padding added at the high end of each
+    axis — as do samples past n − 1. So no bounds tests are needed and the gather is one ``take``
+    on a flat index. Only tiles near the boundary (:func:`_tiles_to_warp`) are evaluated; the
+    others keep the input's value, which is provably their output.
     """
     n0, n1, n2 = mask.shape
     p = ctrl.shape[-1]
@@ -170,34 +220,52 @@ def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
     w2t = _spline_weights(p, n2).T
     bound = _lebesgue(p, n0) * _lebesgue(p, n1) * _lebesgue(p, n2) * float(np.abs(ctrl).max())
     pad = int(np.ceil(bound)) + 2
-    table = np.zeros((n0 + pad, n1 + pad, n2 + pad), np.uint8)
+    tiles = tuple(-(-n // _TILE) for n in mask.shape)
+    dims = [max(n + pad, t * _TILE) for n, t in zip(mask.shape, tiles, strict=True)]
+    dims[2] = -(-dims[2] // 8) * 8  # whole uint64 words per row
+    table = np.zeros(dims, np.uint8)
     table[:n0, :n1, :n2] = mask
     flat = table.ravel()
-    st0, st1 = (n1 + pad) * (n2 + pad), n2 + pad
-    out = np.empty((n0 * n1, n2), np.uint8)
-    cols = n0 * n1
-    x0 = np.repeat(np.arange(n0, dtype=np.float64), n1)[:, None]
-    x1 = np.tile(np.arange(n1, dtype=np.float64), n0)[:, None]
-    x2 = np.arange(n2, dtype=np.float64)[None, :]
-    step = max(1, _GEMM_CHUNK // max(n2, 1))
-    for c0 in range(0, cols, step):
-        c1 = min(c0 + step, cols)
-        idx = None
-        for a, (xa, st) in enumerate(((x0[c0:c1], st0), (x1[c0:c1], st1), (x2, 1))):
-            c = np.dot(t2[a][:, c0:c1].T, w2t)  # D_a on these (k, j) lines, as the dense field has it
-            c += xa  # c = x + D(x), map_coordinates' coordinate
-            c += 0.5
-            s = c.astype(np.intp)
-            if st != 1:
-                s *= st
-            if idx is None:
-                idx = s
-            else:
-                idx += s
-        # flat index into the padded table; a negative axis index borrows from the axis before,
-        # which leaves that axis' own digit in the zero padding — the wrap-around stays in zeros
-        out[c0:c1] = flat.take(idx)
-    return out.reshape(n0, n1, n2)
+    st0, st1 = dims[1] * dims[2], dims[2]
+    out = mask.copy()
+    out2 = out.reshape(n0 * n1, n2)
+    need = _tiles_to_warp(table, ctrl, mask.shape, tiles)
+    for r in range(tiles[0]):
+        row = need[r]
+        if not row.any():
+            continue
+        t2s = np.flatnonzero(row.any(axis=0))
+        lo2, hi2 = int(t2s[0]) * _TILE, min((int(t2s[-1]) + 1) * _TILE, n2)
+        if hi2 - lo2 < 2:  # keep BLAS on its matrix kernel
+            lo2, hi2 = (lo2 - 1, hi2) if lo2 > 0 else (lo2, hi2 + 1)
+        x0s = np.arange(r * _TILE, min((r + 1) * _TILE, n0))
+        x1s = np.flatnonzero(np.repeat(row.any(axis=1), _TILE)[:n1])
+        cols = (x0s[:, None] * n1 + x1s[None, :]).ravel()
+        if cols.size == 1:  # BLAS needs two lines too: add a neighbour (evaluated exactly as well)
+            cols = np.array([cols[0], cols[0] + 1 if cols[0] + 1 < n0 * n1 else cols[0] - 1])
+        x2 = np.arange(lo2, hi2, dtype=np.float64)[None, :]
+        w = w2t[:, lo2:hi2]
+        step = max(4, _GEMM_CHUNK // (hi2 - lo2))
+        bounds = list(range(0, cols.size, step)) + [cols.size]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            bounds[-2] -= 1  # no one-line chunk
+        for c0, c1 in zip(bounds[:-1], bounds[1:], strict=False):
+            sel = cols[c0:c1]
+            xs = np.divmod(sel, n1)
+            idx = None
+            for a, (xa, st) in enumerate(((xs[0], st0), (xs[1], st1), (None, 1))):
+                c = np.dot(t2[a][:, sel].T, w)  # D_a on these lines, as the dense field has it
+                c += x2 if xa is None else xa.astype(np.float64)[:, None]  # c = x + D(x)
+                c += 0.5
+                s = c.astype(np.intp)
+                if st != 1:
+                    s *= st
+                if idx is None:
+                    idx = s
+                else:
+                    idx += s
+            out2[sel, lo2:hi2] = flat.take(idx)
+    return out
 
 
 def _warp_pair_fast(mask: np.ndarray, disp: np.ndarray, pair: Sequence[int]) -> np.ndarray:

@@ -178,11 +178,13 @@ def render_shape(draw: ShapeDraw, spacing_kji: Sequence[float], offset_vox: Sequ
     return mask
 
 
-def centroid(mask: np.ndarray) -> np.ndarray:
-    """Centre of mass (k, j, i) of a boolean mask (voxel units).
+def centroid(mask: np.ndarray, origin: Sequence[int] | None = None) -> np.ndarray:
+    """Centre of mass (k, j, i) of a boolean mask (voxel units), in the frame of an array in which
+    ``mask`` starts at ``origin`` (default 0: the mask's own frame).
 
     From the per-axis voxel counts (integer sums, exact) instead of ``np.nonzero``: the same value as
-    ``idx.mean()`` bit for bit — both are the correctly rounded quotient of an exact integer sum.
+    ``idx.mean()`` bit for bit — both are the correctly rounded quotient of an exact integer sum — and
+    with ``origin`` the same as the centroid of the larger array the mask was cut from.
     """
     m = np.asarray(mask)
     m = m if m.dtype == bool else m != 0
@@ -190,12 +192,13 @@ def centroid(mask: np.ndarray) -> np.ndarray:
     p0, p1, p2 = m.any(axis=(1, 2)), plane.any(axis=1), plane.any(axis=0)
     if not p0.any():
         raise InputError("empty tumour mask has no centre")
+    org = [0, 0, 0] if origin is None else [int(x) for x in origin]
     box = tuple(slice(int(np.flatnonzero(p)[0]), int(np.flatnonzero(p)[-1]) + 1) for p in (p0, p1, p2))
     sub = m[box]
     n = int(np.count_nonzero(sub))
     out = []
     for axis, sl in enumerate(box):
         counts = np.count_nonzero(sub, axis=tuple(a for a in range(3) if a != axis)).astype(np.int64)
-        total = int(np.dot(counts, np.arange(sl.start, sl.stop, dtype=np.int64)))
+        total = int(np.dot(counts, np.arange(sl.start + org[axis], sl.stop + org[axis], dtype=np.int64)))
         out.append(float(total) / n)
     return np.array(out)

@@ -89,18 +89,29 @@ def _render_cached(scene: Scene, shape: dict) -> np.ndarray:
     return cache[key]
 
 
-def _materialise(scene: Scene, t: dict[str, Any]) -> tuple[tuple, np.ndarray, int]:
-    """(full-array slices, final tumour mask there, voxels of the drawn shape) for one planned tumour."""
+def _materialise(scene: Scene, t: dict[str, Any]) -> tuple[tuple, np.ndarray, int, np.ndarray]:
+    """(full-array slices, final tumour mask there, voxels of the drawn shape, origin) for one
+    planned tumour. The slices cover only the drawn shape's own bounding box inside its pasted 4 r
+    box (the mask is empty elsewhere); ``origin`` is that box's offset from the pasted box's start,
+    which :func:`centroid` needs to give the pasted box's centre bit for bit."""
     m = _render_cached(scene, t["shape"])
-    full, local = paste_slices(t["box_start_kji"], m.shape, scene.shape)
+    tight = bounding_box(m)
+    if tight is None:
+        return None, None, 0, None  # type: ignore[return-value]
+    start = np.asarray(t["box_start_kji"], dtype=int)
+    origin = box_starts(tight)
+    full, local = paste_slices(start + origin, [s.stop - s.start for s in tight], scene.shape)
+    n_drawn = int(np.count_nonzero(m[tight]))
     if full is None:
-        return None, None, int(m.sum())  # type: ignore[return-value]
-    mm = m[local]
+        return None, None, n_drawn, None  # type: ignore[return-value]
+    mm = m[tight][local]
     if t["clip_to_organ"]:  # reference behaviour: the tumour is cut to the organ
         final = mm & scene.organ[full]
     else:
         final = mm & ~scene.forbidden(full)
-    return full, final, int(m.sum())
+    # offset of ``full`` from where the whole 4 r box would start (clipped to the array)
+    origin = np.array([f.start for f in full]) - np.maximum(start, 0)
+    return full, final, n_drawn, origin
 
 
 def _values_on(src_box, src, dst_box) -> np.ndarray:
@@ -247,7 +258,7 @@ def _plan(scene: Scene, image: Volume, spec: InsertionSpec, seed: int) -> list[d
         if placed is None:
             where = f"at {list(spec.at_ras[t])}" if mode == "point" else "anywhere"  # type: ignore[index]
             raise _cannot_fit(scene, spec, size_cls, where, scene.max_depth_mm(bulge), bulge, t, count)
-        full, final, _ = _materialise(scene, placed)
+        full, final, _, _ = _materialise(scene, placed)
         if full is not None:
             occupied[full] |= final
         keep = {repr(sorted(p["shape"].items())) for p in (*plans, placed)}
@@ -260,28 +271,29 @@ def _plan(scene: Scene, image: Volume, spec: InsertionSpec, seed: int) -> list[d
 
 
 def _render(scene: Scene, image: Volume, plans: list[dict[str, Any]], tex: TextureModel,
-            progress: Progress) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+            progress: Progress, regions: list | None = None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Render planned tumours; ``regions`` (if given) receives the box each texture step rewrote —
+    outside them the output image equals the input."""
     out = image.array.copy()
-    lab = np.zeros(scene.shape, np.uint8)
-    lab[scene.organ] = 1
+    lab = scene.organ.view(np.uint8).copy()  # 1 on the organ, 0 elsewhere
     if scene.tumour_value is not None:
-        lab[scene.label == scene.tumour_value] = 2
+        np.copyto(lab, np.uint8(2), where=scene.label == scene.tumour_value)
     masks = []
     for t in plans:
-        full, final, n_drawn = _materialise(scene, t)
-        masks.append((full, final, n_drawn))
+        full, final, n_drawn, origin = _materialise(scene, t)
+        masks.append((full, final, n_drawn, origin))
         if full is not None:
             lab[full][final] = 2
     stats = []
     vv = image.voxel_volume_mm3
-    for n, (t, (full, final, n_drawn)) in enumerate(zip(plans, masks, strict=False)):
+    for n, (t, (full, final, n_drawn, origin)) in enumerate(zip(plans, masks, strict=False)):
         delivered = 0 if full is None else int(final.sum())
         s = {"delivered_voxels": delivered, "delivered_mm3": delivered * vv,
              "drawn_mm3": ShapeDraw.from_dict(t["shape"]).nominal_volume_mm3,
              "equivalent_radius_mm": float(equivalent_radius_mm(delivered * vv)), "centre_ras": None,
              "fraction_in_organ": 0.0 if not n_drawn or full is None else int((final & scene.organ[full]).sum()) / n_drawn}
         if delivered:
-            c = centroid(final) + box_starts(full)
+            c = centroid(final, origin) + (box_starts(full) - origin)  # as on the whole pasted box
             s["centre_kji"] = c.tolist()
             s["centre_ras"] = image.kji_to_ras(c).tolist()
             tb = bounding_box(final)
@@ -292,6 +304,8 @@ def _render(scene: Scene, image: Volume, plans: list[dict[str, Any]], tex: Textu
             new = tex.apply(before, tm, scene.organ[region] & (lab[region] != 2), scene.spacing, t["texture"])
             changed = new != before
             out[region][changed] = _to_dtype(new[changed], out.dtype)
+            if regions is not None:
+                regions.append(region)
         stats.append(s)
         if progress:
             progress((n + 1) / len(plans), f"tumour {n + 1}/{len(plans)}")
@@ -320,6 +334,13 @@ def insert_tumours(image: Volume, organ_label: Volume, spec: InsertionSpec | dic
         InputError: empty organ, grid without overlap, bad spec, point outside the image/organ,
             organ too small for the size (the message lists the classes that fit).
     """
+    return _insert(image, organ_label, spec, seed, texture, progress)[:3]
+
+
+def _insert(image: Volume, organ_label: Volume, spec, seed, texture, progress: Progress = None,
+            ) -> tuple[Volume, Volume, dict[str, Any], list]:
+    """:func:`insert_tumours`, also returning the boxes the texture rewrote (the online transform
+    converts only those back to its intensity scale)."""
     if not isinstance(image, Volume) or not isinstance(organ_label, Volume):
         raise InputError("insert_tumours needs an image Volume and a label Volume")
     spec = InsertionSpec.coerce(spec).resolved()
@@ -332,7 +353,8 @@ def insert_tumours(image: Volume, organ_label: Volume, spec: InsertionSpec | dic
     plans = _plan(scene, image, spec, seed)
     for n, t in enumerate(plans):
         t["texture"] = tex.sample(child_seed(seed, "texture", n))
-    out, lab, stats = _render(scene, image, plans, tex, progress)
+    regions: list = []
+    out, lab, stats = _render(scene, image, plans, tex, progress, regions)
     tumours = [{**p, **s} for p, s in zip(plans, stats, strict=False)]
     record = {
         "op": "insert_tumours", "version": __version__, "seed": seed, "spec": spec.to_dict(),
@@ -340,7 +362,7 @@ def insert_tumours(image: Volume, organ_label: Volume, spec: InsertionSpec | dic
         "image_geometry": image.geometry_dict(), "tumours": tumours,
         "delivered_mm3": float(sum(s["delivered_mm3"] for s in stats)),
     }
-    return image.with_array(out), image.with_array(lab), record
+    return image.with_array(out), image.with_array(lab), record, regions
 
 
 def replay(image: Volume, organ_label: Volume, record: dict[str, Any], texture: TextureModel | None = None,

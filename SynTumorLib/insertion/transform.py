@@ -42,7 +42,7 @@ from ..data.intensity import HU_WINDOW, unwindow, window
 from ..data.volume import Volume
 from ..texture.base import get_texture
 from ..utils.errors import InputError
-from .insert import insert_tumours
+from .insert import _insert
 from .spec import InsertionSpec
 
 
@@ -56,6 +56,11 @@ def _like(new0: np.ndarray, orig):
     """``orig`` with channel 0 replaced by ``new0`` — same container type, dtype, device, metadata."""
     full = np.array(_to_numpy(orig), copy=True)
     full[0] = new0.astype(full.dtype, copy=False)
+    return _wrap(full, orig)
+
+
+def _wrap(full: np.ndarray, orig):
+    """A new numpy array ``full`` in ``orig``'s container (tensor, MetaTensor), device and metadata."""
     if not hasattr(orig, "detach"):
         return full
     import torch  # numpy does the copy: cheaper than torch.clone under the 2-core thread contention
@@ -114,6 +119,8 @@ class SynthesizeTumourd(Randomizable, MapTransform):
             raise InputError(f"intensity must be 'hu' or 'window', got {intensity!r}")
         self.prob, self.intensity = float(prob), intensity
         self.window_hu = (float(window_hu[0]), float(window_hu[1]))
+        if intensity == "window":
+            unwindow(np.zeros(1, np.float32), *self.window_hu)  # checks the window (InputError)
         self.spacing = None if spacing is None else tuple(float(s) for s in spacing)
         # windowed crops clip air to the window's low end: keep the tissue window above it, so gas
         # stays forbidden even though it reads as −175 HU after unwindowing
@@ -131,6 +138,16 @@ class SynthesizeTumourd(Randomizable, MapTransform):
         self._do = bool(self.R.random() < self.prob)
         self._seed = int(self.R.integers(0, 2**31 - 1)) if hasattr(self.R, "integers") else int(self.R.randint(0, 2**31 - 1))
 
+    def _to_hu(self, img0: np.ndarray) -> np.ndarray:
+        """The crop in HU, float32 (``unwindow`` computed in place: the same values, fewer passes)."""
+        if self.intensity == "hu":
+            return img0.astype(np.float32)
+        lo, hi = self.window_hu
+        x = np.clip(np.asarray(img0, dtype=np.float32), 0.0, 1.0)
+        x *= np.float32(hi - lo)
+        x += np.float32(lo)
+        return x
+
     def _spacing(self, img, ndim: int) -> tuple[float, ...]:
         affine = getattr(img, "affine", None)
         if affine is not None:
@@ -147,29 +164,35 @@ class SynthesizeTumourd(Randomizable, MapTransform):
             rec["reason"] = "not drawn (prob)"
             return self._finish(d, rec)
         img, lab = d[ikey], d[lkey]
-        img0, lab0 = _to_numpy(img)[0], _to_numpy(lab)[0]
+        img_np, lab_np = _to_numpy(img), _to_numpy(lab)
+        img0, lab0 = img_np[0], lab_np[0]
         if img0.shape != lab0.shape:
             raise InputError(f"image crop {img0.shape} and label crop {lab0.shape} differ")
         if np.any(lab0 == 2):
             rec["reason"] = "crop has a real tumour"
             return self._finish(d, rec)
-        if not np.any(lab0 == 1):
+        organ = lab0 == 1
+        if not organ.any():
             rec["reason"] = "crop has no pancreas"
             return self._finish(d, rec)
-        hu = img0.astype(np.float32) if self.intensity == "hu" else unwindow(img0, *self.window_hu)
+        hu = self._to_hu(img0)
         sp = self._spacing(img, 3)
         # array axes are used as-is: Volume's (k, j, i) naming only matters for point/reference modes
         vol = Volume.from_geometry(hu, spacing=sp[::-1])
-        organ = vol.with_array((lab0 == 1).astype(np.uint8))
         try:  # a drawn count that does not fit is trimmed inside; only an impossible first tumour fails
-            out_hu, out_lab, ins = insert_tumours(vol, organ, self.spec, seed=self._seed, texture=self.texture)
+            out_hu, out_lab, ins, regions = _insert(vol, vol.with_array(organ.view(np.uint8)), self.spec,
+                                                    seed=self._seed, texture=self.texture)
         except InputError as e:
             rec["reason"] = f"no room: {e}"
             return self._finish(d, rec)
-        changed = out_hu.array != hu
-        new0 = img0.copy()
-        new0[changed] = out_hu.array[changed] if self.intensity == "hu" else window(out_hu.array[changed], *self.window_hu)
-        d[ikey] = _like(new0, img)
+        # one copy of the input; only voxels the texture changed (inside its regions) are rewritten
+        full = np.array(img_np, copy=True)
+        new0 = full[0]
+        for region in regions:
+            changed = out_hu.array[region] != hu[region]
+            vals = out_hu.array[region][changed]
+            new0[region][changed] = vals if self.intensity == "hu" else window(vals, *self.window_hu)
+        d[ikey] = _wrap(full, img)
         d[lkey] = _like(out_lab.array, lab)
         rec.update({"applied": True, "class": ins["tumours"][0]["class"], "count": len(ins["tumours"]),
                     "delivered_mm3": ins["delivered_mm3"], "insertion": ins})

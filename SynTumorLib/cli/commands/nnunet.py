@@ -9,23 +9,9 @@ Examples::
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-
-def progress_bar(desc: str):
-    """A (fraction, message) callback drawing a tqdm bar on a terminal (silent otherwise)."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=1000, desc=desc, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
-
-    def cb(fraction: float, message: str = "") -> None:
-        bar.n = int(1000 * max(0.0, min(1.0, fraction)))
-        bar.set_postfix_str(message, refresh=True)
-        if fraction >= 1.0:
-            bar.close()
-
-    return cb
+from ..common import progress_bar
 
 
 def _read_ids(text: str | None) -> list[str] | None:

@@ -7,7 +7,8 @@ Paper §2.1 / Fig. 1a, symbol for symbol:
    latent voxel is not lost);
 3. ``z = (1 − y) ⊗ x_l`` — the masked latent: the context the tumour must fit into;
 4. reverse diffusion from ``x_T ~ N(0, I)``: ``ε̂ = ε_θ([x_t, z, y], t, size)``, then one DDPM/DDIM
-   step per time ``t`` (see :mod:`.schedulers`);
+   step per time ``t`` (see :mod:`.schedulers`); outside the tumour ``x_t`` is reset to the noised real
+   latent at every step (RePaint's known-region replacement);
 5. keep the known latent outside the tumour, ``x_0 ← y ⊗ x_0 + (1 − y) ⊗ x_l`` (so the decoder sees
    the real context), and decode ``x̂ = D(x_0)``.
 
@@ -109,8 +110,16 @@ class TumourTexturePipeline:
         # (4) reverse diffusion from pure noise; noise drawn on the CPU generator → same on any device
         x_t = torch.randn(x_l.shape, generator=generator, dtype=x_l.dtype).to(device)
         labels = cls.expand(x.shape[0]).to(device) if cls is not None else None
+        abar = sampler.alphas_cumprod()
         for i, t in enumerate(sampler.model_timesteps):
             eps = unet(condition(x_t, z, y), timesteps=t.expand(x.shape[0]).to(device), class_labels=labels)
             x_t = sampler.step(eps.cpu(), i, x_t.cpu(), generator=generator).to(device)
+            if i + 1 < len(sampler.model_timesteps):
+                # (4b) outside the tumour, x_t is the real latent noised to the next level (RePaint,
+                # Lugmayr et al. 2022, eq. 8): exactly what the denoiser saw in training, so the
+                # tumour it generates is fitted to the true context rather than to a drifting guess
+                a = abar[i + 1]
+                known = a.sqrt() * x_l + (1 - a).sqrt() * torch.randn(x_l.shape, generator=generator).to(device)
+                x_t = y * x_t + (1.0 - y) * known
         x_0 = y * x_t + (1.0 - y) * x_l  # (5) real context outside the tumour
         return self.autoencoder.decode(x_0 / self.scale_factor).clamp(0.0, 1.0)

@@ -101,6 +101,10 @@ class Sampler:
         prev, _x0 = self._s.step(eps, idx, x, generator=generator)
         return prev
 
+    def alphas_cumprod(self) -> torch.Tensor:
+        """``ᾱ`` at each model time of the loop (``ᾱ_{s_i}`` for ``model_timesteps[i]``)."""
+        return self._s.alphas_cumprod.flip(0)
+
     def describe(self) -> dict[str, Any]:
         return {"scheduler": self.kind, "steps": self.steps, "model_timesteps": self.model_timesteps.tolist(),
                 "clip": self.clip}
