@@ -103,3 +103,16 @@ def test_reference_centre_rule():
         c = reference_centre(rng, organ, box, axis=0, large=False)
         assert organ[tuple(c)] and 10 + 0.3 * 19 - 1 <= c[0] <= 10 + 0.7 * 19 + 1
     assert reference_centre(rng, organ, box, axis=0, large=True).tolist() == [19, 9, 9]
+
+
+def test_within_mm_equals_the_euclidean_transform_threshold():
+    from scipy import ndimage
+
+    from SynTumorLib.geometry.placement import within_mm
+
+    rng = np.random.default_rng(1)
+    for spacing in [(1.0, 1.0, 1.0), (2.5, 0.8, 0.8), (1.5, 0.7, 1.0)]:
+        m = ndimage.gaussian_filter(rng.random((18, 26, 23)), 2.0) > 0.55
+        for radius in (2.4, 3.0, 4.0, 7.5):
+            ref = ndimage.distance_transform_edt(~m, sampling=spacing) <= radius
+            assert np.array_equal(within_mm(m, spacing, radius), ref)

@@ -113,3 +113,19 @@ def test_fit_texture_recovers_contrast_and_cli(tmp_path, capsys):
     healthy.add_case("h", v, v.with_array(np.ones((8, 8, 8), np.uint8)))
     assert main(["texture", "fit", str(tmp_path / "healthy"), "--out", str(out)]) == 2
     assert "no case has both tumour" in capsys.readouterr().err
+
+
+def test_near_distances_equal_the_euclidean_transform_below_the_limit():
+    from scipy import ndimage
+
+    from SynTumorLib.texture.statistical import near_distances
+
+    rng = np.random.default_rng(0)
+    for spacing in [(1.0, 1.0, 1.0), (2.5, 0.8, 0.8), (0.7, 1.5, 1.0)]:
+        m = ndimage.gaussian_filter(rng.random((20, 24, 22)), 2.5) > 0.5
+        for limit in (1.5, 2.0, 3.2):
+            din, dout = near_distances(m, spacing, limit)
+            ein = ndimage.distance_transform_edt(m, sampling=spacing)
+            eout = ndimage.distance_transform_edt(~m, sampling=spacing)
+            assert np.array_equal(np.where(ein <= limit, ein, np.inf)[m], din[m])
+            assert np.array_equal(np.where(eout <= limit, eout, np.inf)[~m], dout[~m])

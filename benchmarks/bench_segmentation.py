@@ -8,8 +8,13 @@
    Gaussian-blended aggregation over the real number of windows, argmax, resampling back) with a
    trivial network, and reports total ≈ (b) + windows × (a). With ``--full`` it runs the real thing.
 
+3. ``--small-step``: the smoke/tiny-cpu step (U-Net 8–64 channels, batch 2, 40³ crops, Dice+CE,
+   AdamW) with 1 vs 2 intra-op threads side by side, CPU and wall time per step (why the trainer
+   uses one thread for small CPU steps; see ``segmentation.train.cpu_threads``).
+
 Usage:
     python benchmarks/bench_segmentation.py [--threads 2] [--networks unet dynunet swinunetr] [--full]
+    python benchmarks/bench_segmentation.py --small-step
 """
 
 from __future__ import annotations
@@ -113,6 +118,31 @@ def inference(threads: int, full: bool) -> dict:
     return out
 
 
+def small_step(threads: int, steps: int = 8) -> dict:
+    import torch
+
+    from SynTumorLib.segmentation.networks import build_network, resolve_network_spec
+    from SynTumorLib.segmentation.train import compute_loss, make_loss
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    crop = (40, 40, 40)
+    net = build_network(resolve_network_spec(
+        {"name": "unet", "args": {"channels": [8, 16, 32, 64], "strides": [2, 2, 2], "num_res_units": 1}}, crop, (2, 2, 2)))
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    loss_fn = make_loss()
+    x, y = torch.rand(2, 1, *crop), torch.randint(0, 3, (2, 1, *crop))
+    cpu, wall = [], []
+    for _ in range(steps + 1):
+        c, w = time.process_time(), time.perf_counter()
+        opt.zero_grad()
+        compute_loss(loss_fn, net(x), y).backward()
+        opt.step()
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - w)
+    return {"threads": threads, "cpu_s": round(float(np.median(cpu[1:])), 3), "wall_s": round(float(np.median(wall[1:])), 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
@@ -120,8 +150,21 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="training steps per network (SwinUNETR: 1)")
     ap.add_argument("--full", action="store_true", help="also run the real sliding-window inference (slow on CPU)")
     ap.add_argument("--skip-inference", action="store_true")
+    ap.add_argument("--small-step", action="store_true", help="only the 1- vs 2-thread tiny-U-Net step comparison")
     ap.add_argument("--_one", help=argparse.SUPPRESS)
+    ap.add_argument("--_small", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a._small:
+        print(json.dumps(small_step(a._small)))
+        return
+    if a.small_step:
+        rows = [json.loads(subprocess.run([sys.executable, __file__, "--_small", str(t)], capture_output=True, text=True,
+                                          check=True).stdout.strip().splitlines()[-1]) for t in (1, 2)]
+        print("| threads | CPU s / step | wall s / step |\n|---|---|---|")
+        for r in rows:
+            print(f"| {r['threads']} | {r['cpu_s']} | {r['wall_s']} |")
+        print(f"2 threads / 1 thread: CPU {rows[1]['cpu_s'] / rows[0]['cpu_s']:.1f}×, wall {rows[1]['wall_s'] / rows[0]['wall_s']:.2f}×")
+        return
     if a._one:
         print(json.dumps(one_network(a._one, 1 if a._one == "swinunetr" else a.steps, a.threads)))
         return

@@ -122,6 +122,8 @@ class DemoContext:
 
 @dataclass(frozen=True)
 class Stage:
+    """One resumable step: ``run(ctx) -> results`` and the files whose absence forces a re-run."""
+
     name: str
     title: str
     run: Callable[[DemoContext], dict]
@@ -135,6 +137,7 @@ def _stage_report(ctx: DemoContext) -> dict:
 
 
 def _stages() -> list[Stage]:
+    """The demo's stages in order (imported lazily: the CLI's --help must not import torch)."""
     from . import stages_data as d
     from . import stages_study as s
 

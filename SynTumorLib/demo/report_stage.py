@@ -61,6 +61,8 @@ def _cohort_gallery(ctx, rows: list[dict]) -> str:
 
 def _commands(ctx) -> str:
     """Shell commands that reproduce every stage's numbers, from the stored seeds and settings."""
+    from ..utils.seeding import child_seed
+
     b, c = ctx.budget, ctx.results.get("cohort", {})
     q = shlex.quote
     lines = [f"syntumor demo --out {q(str(ctx.out))} --budget {b.name} --seed {ctx.seed}   # everything, resumable",
@@ -86,8 +88,6 @@ def _commands(ctx) -> str:
     noise = ctx.results.get("noise", {})
     lines.append("# 4. noisy labels (the study's noise arms read these folders; dataset seed = child_seed(study seed, 'noise', level))")
     for lv, info in noise.get("levels", {}).items():
-        from ..utils.seeding import child_seed
-
         lines.append(f"syntumor corrupt --dataset data/real_tumours --out {info['folder']} --level {lv} "
                      f"--seed {child_seed(noise['seeds'][0], 'noise', lv)} --control-points 3 --mode independent")
     lines += ["# 5–6. train every arm, predict and evaluate the test cases, write results.csv and the tables",

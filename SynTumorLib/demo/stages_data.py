@@ -165,8 +165,10 @@ def stage_insertion(ctx) -> dict:
     for s in summary:
         s["delivered / drawn"] = (s["delivered mL"] / s["drawn mL"]) if s["drawn mL"] else None
     result = {"class_sets": sets, "texture": "statistical", "rows": rows, "summary": summary, "galleries": galleries,
-              "diffusion": ("not used: the tiny diffusion texture model (texture/diffusion/configs/tiny.json: 400 "
-                            "autoencoder + 600 diffusion steps) trains far longer on 2 CPU cores than this budget allows")}
+              "diffusion": ("not used in any budget: training its tiny model (texture/diffusion/configs/tiny.json, 400 "
+                            "autoencoder + 600 diffusion steps) alone took about 4 + 5–8 minutes on this 2-core machine, "
+                            "more than the whole small budget; train one with `syntumor train autoencoder` and "
+                            "`syntumor train diffusion`, then insert with `syntumor insert --texture MODEL_DIR`")}
     write_json_atomic(ctx.out / "insertion" / "insertions.json", result)
     return result
 

@@ -124,8 +124,6 @@ def warp_nearest(mask: np.ndarray, disp: np.ndarray, axes: Sequence[int] = (0, 1
 # Outputs per BLAS call: OpenBLAS runs a gemm with M·N·K ≤ 262144 on one thread, and with K = 3
 # (control points) a 2-thread gemm of this size costs ~8× more CPU (thread hand-off) for no gain.
 _GEMM_CHUNK = 65536
-_TILE = 8  # voxels per tile edge when skipping tiles that cannot change (8 = one uint64 word)
-_ONES = np.uint64(0x0101010101010101)  # a word of eight uint8 ones
 
 
 def _contract_first_axes(ctrl_c: np.ndarray, n0: int, n1: int) -> np.ndarray:
@@ -155,49 +153,16 @@ def _zero_border(mask: np.ndarray) -> bool:
     return True
 
 
-def _tile_reach(ctrl: np.ndarray, shape: Sequence[int], tiles: Sequence[int]) -> np.ndarray:
-    """Upper bound of |D_a| over each tile of ``_TILE``³ voxels: (3, T0, T1, T2), in voxels.
+def _reach(ctrl: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Per axis a, an integer R_a ≥ |floor(x_a + D_a(x) + 0.5) − x_a| for every voxel x.
 
-    D_a(x) = Σ w0(x0, m0) w1(x1, m1) w2(x2, m2) C_a[m0, m1, m2], so |D_a| over a tile is at most
-    Σ max|w0| max|w1| max|w2| |C_a| with each max taken over the tile's span on its axis.
+    D_a(x) = Σ w0(x0, m0) w1(x1, m1) w2(x2, m2) C_a[m], so |D_a| ≤ max|C_a| · Π_k max_x Σ_m |w_k(x, m)|
+    (the spline's Lebesgue constants, ≈ 1); one voxel more covers rounding.
     """
     p = ctrl.shape[-1]
-    per_axis = []
-    for n, t in zip(shape, tiles, strict=True):
-        w = np.zeros((t * _TILE, p))
-        w[:n] = np.abs(_spline_weights(p, int(n)))
-        per_axis.append(w.reshape(t, _TILE, p).max(axis=1))
-    return np.einsum("ia,jb,kc,dabc->dijk", per_axis[0], per_axis[1], per_axis[2], np.abs(ctrl))
-
-
-def _box_sums(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sum of ``v`` over the tile boxes [lo, hi) (arrays of shape (3, *v.shape)), via prefix sums."""
-    c = np.zeros(tuple(n + 1 for n in v.shape), np.int64)
-    c[1:, 1:, 1:] = v.cumsum(0).cumsum(1).cumsum(2)
-    (a0, a1, a2), (b0, b1, b2) = lo, hi
-    return (c[b0, b1, b2] - c[a0, b1, b2] - c[b0, a1, b2] - c[b0, b1, a2]
-            + c[a0, a1, b2] + c[a0, b1, a2] + c[b0, a1, a2] - c[a0, a1, a2])
-
-
-def _tiles_to_warp(table: np.ndarray, ctrl: np.ndarray, shape: Sequence[int], tiles: Sequence[int]) -> np.ndarray:
-    """Tiles whose output may differ from the input: (T0, T1, T2) bool.
-
-    A voxel samples the mask within its displacement bound R_a per axis; when the mask is all 0,
-    or all 1, on the tile grown by R (in whole tiles, clipped to the region; outside counts as 0),
-    every voxel of the tile keeps its value. Tile contents come from 8-voxel words of ``table``
-    (one uint64 per tile row along the last axis).
-    """
-    t0, t1, t2 = tiles
-    reach = np.floor(_tile_reach(ctrl, shape, tiles) + 0.5).astype(np.int64) + 1  # ≥ |round(x+D) − x|
-    grow = (reach + _TILE - 1) // _TILE
-    idx = np.indices(tiles)
-    lo = np.maximum(idx - grow, 0)
-    hi = np.minimum(idx + grow + 1, np.array(tiles).reshape(3, 1, 1, 1))
-    words = table.view(np.uint64)[: t0 * _TILE, : t1 * _TILE, :t2]
-    some = (words != 0).reshape(t0, _TILE, t1, _TILE, t2).any(axis=(1, 3))
-    full = (words == _ONES).reshape(t0, _TILE, t1, _TILE, t2).all(axis=(1, 3))
-    n_tiles = np.prod(hi - lo, axis=0)
-    return (_box_sums(some, lo, hi) > 0) & (_box_sums(full, lo, hi) < n_tiles)
+    lebesgue = float(np.prod([_lebesgue(p, int(n)) for n in shape]))
+    bound = np.abs(ctrl).reshape(ctrl.shape[0], -1).max(axis=1) * lebesgue
+    return np.floor(bound + 0.5).astype(int) + 1
 
 
 def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
@@ -211,60 +176,50 @@ def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
     flooring, which differs only for c < −0.5, where both answers are 0: it lands on the zero border
     layer or, through negative-index wrap-around, on the zero padding added at the high end of each
     axis — as do samples past n − 1. So no bounds tests are needed and the gather is one ``take``
-    on a flat index. Only tiles near the boundary (:func:`_tiles_to_warp`) are evaluated; the
-    others keep the input's value, which is provably their output.
+    on a flat index. Voxels farther than the displacement bound (:func:`_reach`) from the mask's
+    bounding box sample only zeros and are not evaluated.
     """
     n0, n1, n2 = mask.shape
+    out = mask.copy()
+    some = [np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
+    if any(s.size == 0 for s in some):
+        return out
     p = ctrl.shape[-1]
+    reach = _reach(ctrl, mask.shape)
+    lo = [max(int(s[0]) - int(r), 0) for s, r in zip(some, reach, strict=True)]
+    hi = [min(int(s[-1]) + 1 + int(r), n) for s, r, n in zip(some, reach, mask.shape, strict=True)]
+    for a, n in enumerate(mask.shape):  # keep BLAS on its matrix kernel: ≥ 2 lines each way
+        if hi[a] - lo[a] < 2:
+            lo[a], hi[a] = (lo[a] - 1, hi[a]) if lo[a] > 0 else (lo[a], min(hi[a] + 1, n))
     t2 = [_contract_first_axes(ctrl[c], n0, n1) for c in range(3)]
-    w2t = _spline_weights(p, n2).T
-    bound = _lebesgue(p, n0) * _lebesgue(p, n1) * _lebesgue(p, n2) * float(np.abs(ctrl).max())
-    pad = int(np.ceil(bound)) + 2
-    tiles = tuple(-(-n // _TILE) for n in mask.shape)
-    dims = [max(n + pad, t * _TILE) for n, t in zip(mask.shape, tiles, strict=True)]
-    dims[2] = -(-dims[2] // 8) * 8  # whole uint64 words per row
+    w = _spline_weights(p, n2).T[:, lo[2]:hi[2]]
+    pad = int(reach.max()) + 2
+    dims = (n0 + pad, n1 + pad, n2 + pad)
     table = np.zeros(dims, np.uint8)
     table[:n0, :n1, :n2] = mask
     flat = table.ravel()
+    itype = np.int32 if flat.size < 2**31 else np.intp  # int32: half the index traffic
     st0, st1 = dims[1] * dims[2], dims[2]
-    out = mask.copy()
     out2 = out.reshape(n0 * n1, n2)
-    need = _tiles_to_warp(table, ctrl, mask.shape, tiles)
-    for r in range(tiles[0]):
-        row = need[r]
-        if not row.any():
-            continue
-        t2s = np.flatnonzero(row.any(axis=0))
-        lo2, hi2 = int(t2s[0]) * _TILE, min((int(t2s[-1]) + 1) * _TILE, n2)
-        if hi2 - lo2 < 2:  # keep BLAS on its matrix kernel
-            lo2, hi2 = (lo2 - 1, hi2) if lo2 > 0 else (lo2, hi2 + 1)
-        x0s = np.arange(r * _TILE, min((r + 1) * _TILE, n0))
-        x1s = np.flatnonzero(np.repeat(row.any(axis=1), _TILE)[:n1])
-        cols = (x0s[:, None] * n1 + x1s[None, :]).ravel()
-        if cols.size == 1:  # BLAS needs two lines too: add a neighbour (evaluated exactly as well)
-            cols = np.array([cols[0], cols[0] + 1 if cols[0] + 1 < n0 * n1 else cols[0] - 1])
-        x2 = np.arange(lo2, hi2, dtype=np.float64)[None, :]
-        w = w2t[:, lo2:hi2]
-        step = max(4, _GEMM_CHUNK // (hi2 - lo2))
-        bounds = list(range(0, cols.size, step)) + [cols.size]
-        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-            bounds[-2] -= 1  # no one-line chunk
-        for c0, c1 in zip(bounds[:-1], bounds[1:], strict=False):
-            sel = cols[c0:c1]
-            xs = np.divmod(sel, n1)
-            idx = None
-            for a, (xa, st) in enumerate(((xs[0], st0), (xs[1], st1), (None, 1))):
-                c = np.dot(t2[a][:, sel].T, w)  # D_a on these lines, as the dense field has it
-                c += x2 if xa is None else xa.astype(np.float64)[:, None]  # c = x + D(x)
-                c += 0.5
-                s = c.astype(np.intp)
-                if st != 1:
-                    s *= st
-                if idx is None:
-                    idx = s
-                else:
-                    idx += s
-            out2[sel, lo2:hi2] = flat.take(idx)
+    x1 = np.arange(lo[1], hi[1])
+    x2 = np.arange(lo[2], hi[2], dtype=np.float64)[None, :]
+    planes = max(1, _GEMM_CHUNK // ((hi[1] - lo[1]) * (hi[2] - lo[2])))
+    for a0 in range(lo[0], hi[0], planes):
+        x0 = np.arange(a0, min(a0 + planes, hi[0]))
+        cols = (x0[:, None] * n1 + x1[None, :]).ravel()
+        idx = None
+        for a, (xa, st) in enumerate(((np.repeat(x0, x1.size), st0), (np.tile(x1, x0.size), st1), (None, 1))):
+            c = np.dot(t2[a][:, cols].T, w)  # D_a on these lines, as the dense field has it
+            c += x2 if xa is None else xa.astype(np.float64)[:, None]  # c = x + D(x)
+            c += 0.5
+            s = c.astype(itype)
+            if st != 1:
+                s *= itype(st)
+            if idx is None:
+                idx = s
+            else:
+                idx += s
+        out2[cols, lo[2]:hi[2]] = flat.take(idx)
     return out
 
 

@@ -89,13 +89,22 @@ def _render_cached(scene: Scene, shape: dict) -> np.ndarray:
     return cache[key]
 
 
+def _tight_cached(scene: Scene, shape: dict) -> tuple | None:
+    """Bounding box of a rendered shape inside its 4 r box (cached with the render)."""
+    cache = scene.__dict__.setdefault("_tight", {})
+    key = repr(sorted(shape.items()))
+    if key not in cache:
+        cache[key] = bounding_box(_render_cached(scene, shape))
+    return cache[key]
+
+
 def _materialise(scene: Scene, t: dict[str, Any]) -> tuple[tuple, np.ndarray, int, np.ndarray]:
     """(full-array slices, final tumour mask there, voxels of the drawn shape, origin) for one
     planned tumour. The slices cover only the drawn shape's own bounding box inside its pasted 4 r
     box (the mask is empty elsewhere); ``origin`` is that box's offset from the pasted box's start,
     which :func:`centroid` needs to give the pasted box's centre bit for bit."""
     m = _render_cached(scene, t["shape"])
-    tight = bounding_box(m)
+    tight = _tight_cached(scene, t["shape"])
     if tight is None:
         return None, None, 0, None  # type: ignore[return-value]
     start = np.asarray(t["box_start_kji"], dtype=int)
@@ -223,7 +232,7 @@ def _plan(scene: Scene, image: Volume, spec: InsertionSpec, seed: int) -> list[d
             if not centres:
                 continue
             m = _render_cached(scene, draw.to_dict())
-            tight = bounding_box(m)
+            tight = _tight_cached(scene, draw.to_dict())
             if tight is None:
                 continue  # an empty shape delivers nothing: no class accepts it
             c_local = centroid(m)

@@ -27,35 +27,72 @@ from ..utils.errors import InputError
 
 
 def make_augmenter(params: dict) -> Callable[[dict, int], dict]:
-    """Build ``augment(sample, seed) -> sample`` from the config's ``augment`` block (MONAI transforms)."""
-    from monai.transforms import Compose, RandAffined, RandFlipd, RandScaleIntensityd, RandShiftIntensityd
+    """Build ``augment(sample, seed) -> sample`` from the config's ``augment`` block.
 
-    keys = ("image", "label")
-    rad = math.radians(float(params["rotate_deg"]))
-    transforms = []
-    if params["rotate_prob"] > 0:
-        transforms.append(RandAffined(keys, prob=float(params["rotate_prob"]), rotate_range=(rad, rad, rad),
-                                      mode=("bilinear", "nearest"), padding_mode="border"))
-    if params["translate_prob"] > 0 and params["translate_vox"] > 0:
-        t = float(params["translate_vox"])
-        transforms.append(RandAffined(keys, prob=float(params["translate_prob"]), translate_range=(t, t, t),
-                                      mode=("bilinear", "nearest"), padding_mode="border"))
-    for axis in range(3):
-        if params["flip_prob"] > 0:
-            transforms.append(RandFlipd(keys, prob=float(params["flip_prob"]), spatial_axis=axis))
-    if params["intensity_prob"] > 0:
-        transforms.append(RandScaleIntensityd("image", factors=float(params["scale_intensity"]),
-                                              prob=float(params["intensity_prob"])))
-        transforms.append(RandShiftIntensityd("image", offsets=float(params["shift_intensity"]),
-                                              prob=float(params["intensity_prob"])))
-    pipeline = Compose(transforms)
+    One seeded draw per crop decides everything (rotation about the crop centre by up to
+    ``rotate_deg`` per axis, shift up to ``translate_vox``, a flip per axis, intensity scale and
+    shift); rotation and shift are *one* resampling (trilinear image, nearest label, border
+    padding) and only happen when drawn. Written directly on numpy/torch rather than as a MONAI
+    ``Compose``: MONAI's per-call random-state and MetaTensor bookkeeping cost ≈ 27 ms CPU per
+    40–48³ crop even when no transform fired — about a third of a tiny U-Net's training step.
+    """
+    p = {k: float(v) for k, v in params.items()}
+    rad, t = math.radians(p["rotate_deg"]), p["translate_vox"]
+    s_int, o_int = p["scale_intensity"], p["shift_intensity"]
 
     def augment(sample: dict, seed: int) -> dict:
-        pipeline.set_random_state(seed=int(seed) % (2**32))
-        out = pipeline(dict(sample))
-        return {k: np.asarray(getattr(v, "array", v)) if not hasattr(v, "numpy") else v.numpy() for k, v in out.items()}
+        rng = np.random.default_rng(int(seed) % (2**32))
+        # every draw happens whatever fires, so each transform's randomness is independent of the others
+        rotate, angles = rng.random() < p["rotate_prob"], rng.uniform(-rad, rad, 3)
+        shift_on, shift = rng.random() < p["translate_prob"] and t > 0, rng.uniform(-t, t, 3)
+        flips = rng.random(3) < p["flip_prob"]
+        scale_on, factor = rng.random() < p["intensity_prob"], rng.uniform(-s_int, s_int)
+        offset_on, offset = rng.random() < p["intensity_prob"], rng.uniform(-o_int, o_int)
+        img = np.asarray(sample["image"], dtype=np.float32)
+        lab = np.asarray(sample["label"], dtype=np.float32)
+        if rotate or shift_on:
+            img, lab = _affine(img, lab, angles if rotate else np.zeros(3), shift if shift_on else np.zeros(3))
+        axes = tuple(1 + int(a) for a in np.flatnonzero(flips))
+        if axes:
+            img, lab = np.flip(img, axes), np.flip(lab, axes)
+        if scale_on:
+            img = img * np.float32(1.0 + factor)
+        if offset_on:
+            img = img + np.float32(offset)
+        return {"image": np.ascontiguousarray(img, dtype=np.float32), "label": np.ascontiguousarray(lab)}
 
     return augment
+
+
+def _rotation(angles: np.ndarray) -> np.ndarray:
+    """Rotation matrix (array axes k, j, i) = R_k · R_j · R_i for angles about each array axis."""
+    out = np.eye(3)
+    for axis, a in enumerate(angles):
+        c, s = math.cos(a), math.sin(a)
+        u, v = [ax for ax in range(3) if ax != axis]
+        r = np.eye(3)
+        r[u, u], r[u, v], r[v, u], r[v, v] = c, -s, s, c
+        out = out @ r
+    return out
+
+
+def _affine(img: np.ndarray, lab: np.ndarray, angles: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate (about the centre) and shift (voxels) a (1, D, H, W) image and label in one resampling."""
+    import torch
+    import torch.nn.functional as F
+
+    size = np.asarray(img.shape[1:], dtype=np.float64)
+    half = np.maximum((size - 1) / 2, 0.5)  # voxel ↔ normalised coordinates (align_corners=True)
+    a = (_rotation(angles) * half[None, :]) / half[:, None]  # D⁻¹ R D: isotropic in voxels for any crop shape
+    b = shift / half
+    perm = [2, 1, 0]  # affine_grid wants x (last array axis) first
+    theta = np.concatenate([a[np.ix_(perm, perm)], b[perm, None]], axis=1)
+    grid = F.affine_grid(torch.as_tensor(theta, dtype=torch.float32)[None], [1, 1, *img.shape[1:]], align_corners=True)
+    x = F.grid_sample(torch.from_numpy(np.ascontiguousarray(img))[None], grid, mode="bilinear", padding_mode="border",
+                      align_corners=True)
+    y = F.grid_sample(torch.from_numpy(np.ascontiguousarray(lab))[None], grid, mode="nearest", padding_mode="border",
+                      align_corners=True)
+    return x[0].numpy(), y[0].numpy()
 
 
 def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float]) -> Callable[[dict, int], dict] | None:
