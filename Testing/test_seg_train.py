@@ -179,3 +179,40 @@ def test_cli_help(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 0 and "--out" in capsys.readouterr().out
+
+
+def test_augmenter_is_seeded_and_rotates_exactly():
+    from SynTumorLib.segmentation.augment import _affine, make_augmenter
+
+    params = {"rotate_prob": 1.0, "rotate_deg": 15, "flip_prob": 0.5, "translate_prob": 1.0, "translate_vox": 3,
+              "intensity_prob": 1.0, "scale_intensity": 0.1, "shift_intensity": 0.1}
+    rng = np.random.default_rng(0)
+    s = {"image": rng.random((1, 12, 14, 16), dtype=np.float32),
+         "label": rng.integers(0, 3, (1, 12, 14, 16)).astype(np.float32)}
+    aug = make_augmenter(params)
+    a, b, c = aug(s, 5), aug(s, 5), aug(s, 6)
+    assert all(np.array_equal(a[k], b[k]) for k in a) and not np.array_equal(a["image"], c["image"])
+    assert a["image"].shape == s["image"].shape and set(np.unique(a["label"])) <= {0.0, 1.0, 2.0}
+    off = make_augmenter({**params, "rotate_prob": 0, "translate_prob": 0, "flip_prob": 0, "intensity_prob": 0})(s, 1)
+    assert np.array_equal(off["image"], s["image"]) and np.array_equal(off["label"], s["label"])
+    cube = rng.random((1, 9, 9, 9), dtype=np.float32)
+    for axis in range(3):  # 90° about each array axis equals np.rot90 in the other two
+        out, _ = _affine(cube, cube, np.eye(3)[axis] * np.pi / 2, np.zeros(3))
+        planes = [p for p in (1, 2, 3) if p != axis + 1]
+        assert min(np.abs(out - np.rot90(cube, k, axes=planes)).max() for k in (1, 3)) < 1e-5
+    shifted, _ = _affine(cube, cube, np.zeros(3), np.array([2.0, 0.0, 0.0]))
+    assert np.abs(shifted[0, :-2] - cube[0, 2:]).max() < 1e-5
+
+
+def test_cpu_threads_rule(real_ds, monkeypatch):
+    from SynTumorLib.segmentation.train import cpu_threads
+
+    monkeypatch.delenv("SYNTUMOR_CPU_THREADS", raising=False)
+    small = TrainConfig.from_dict(tiny_config(real_ds))
+    big = small.replace(crop_size=[96, 96, 96])
+    assert cpu_threads(small, 1, 8) == 1 and cpu_threads(big, 1, 8) == 8 and cpu_threads(big, 2, 8) == 4
+    monkeypatch.setenv("SYNTUMOR_CPU_THREADS", "3")
+    assert cpu_threads(small, 1, 8) == 3
+    monkeypatch.setenv("SYNTUMOR_CPU_THREADS", "many")
+    with pytest.raises(InputError, match="SYNTUMOR_CPU_THREADS"):
+        cpu_threads(small)
