@@ -129,3 +129,11 @@ def test_near_distances_equal_the_euclidean_transform_below_the_limit():
             eout = ndimage.distance_transform_edt(~m, sampling=spacing)
             assert np.array_equal(np.where(ein <= limit, ein, np.inf)[m], din[m])
             assert np.array_equal(np.where(eout <= limit, eout, np.inf)[~m], dout[~m])
+
+
+def test_diffusion_by_name_without_a_folder_points_to_the_statistical_default():
+    from SynTumorLib.texture import get_texture
+    from SynTumorLib.utils.errors import InputError
+
+    with pytest.raises(InputError, match="statistical"):
+        get_texture("diffusion")

@@ -104,7 +104,16 @@ def _statistical(**params) -> TextureModel:
     return StatisticalTexture(**params)
 
 
+def _diffusion(folder=None, **params) -> TextureModel:
+    # "diffusion" alone (no model folder) reaches from_folder(None), whose error explains how to
+    # train a model and points to the statistical default.
+    from .diffusion import from_folder
+
+    return from_folder(folder, **params)
+
+
 register_texture("statistical", _statistical)
+register_texture("diffusion", _diffusion)
 
 
 def get_texture(name_or_path: str | os.PathLike | TextureModel | dict = "statistical", **params) -> TextureModel:
