@@ -255,7 +255,6 @@ def write_dicom_series(volume: Volume, folder: str | os.PathLike, *, series_desc
         >>> back.same_grid(v), bool((back.array == v.array).all())
         (True, True)
     """
-    import SimpleITK as sitk
 
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):

@@ -68,10 +68,10 @@ BUDGETS: dict[str, Budget] = {
     # tests: 5 + 2 cases on a coarse grid, 2 training steps per arm — checks the chain, learns nothing
     "tiny": Budget("tiny", 5, 2, (4.0, 4.0, 4.0), (48, 40, 32), 2, insert_cases=1, crop=32, iterations=2,
                    lr=1e-3, channels=(4, 8, 16), val_every=2, test_fraction=0.25, val_fraction=0.0),
-    # the default: ≤ 10 minutes on 2 idle CPU cores (3 mm grid around the pancreas, 10 arms)
-    # (a training step of batch 2 costs ~0.5 s of CPU at 24³, ~1 s at 32³: 10 arms × 50 steps is most of it)
-    "small": Budget("small", 10, 4, (3.0, 3.0, 3.0), (56, 48, 40), 4, insert_cases=2, crop=24, iterations=50,
-                    lr=5e-3, channels=(8, 16, 32), val_every=25, test_fraction=0.2, val_fraction=0.15),
+    # the default: ≤ 10 minutes on 2 idle CPU cores (2 mm grid around the pancreas, 10 arms; split 10/2/4)
+    # (a training step of batch 2 at 40³ costs ~0.15 s of CPU on one torch thread: 10 arms × 200 steps is most of it)
+    "small": Budget("small", 16, 4, (2.0, 2.0, 2.0), (64, 56, 48), 4, insert_cases=2, crop=40, iterations=200,
+                    lr=3e-3, channels=(8, 16, 32, 64), val_every=50, test_fraction=0.25, val_fraction=0.15),
     # a GPU machine: more cases at 1.5 mm, 96³ crops, the paper's U-Net channels, 3 seeds
     "full": Budget("full", 40, 20, (1.5, 1.5, 1.5), (160, 128, 96), 6, insert_cases=3, crop=96, iterations=4000,
                    lr=1e-3, channels=(16, 32, 64, 128, 256), val_every=500, test_fraction=0.2, val_fraction=0.15,

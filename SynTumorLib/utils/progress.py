@@ -5,7 +5,8 @@ GUI callbacks. Library code takes an optional ``progress`` callable ``(fraction,
 from __future__ import annotations
 
 import sys
-from typing import Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 T = TypeVar("T")
 ProgressCallback = Callable[[float, str], None]
