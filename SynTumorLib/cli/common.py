@@ -18,11 +18,11 @@ import sys
 from ..utils.progress import ProgressCallback
 
 
-def progress_bar(desc: str) -> ProgressCallback:
+def progress_bar(desc: str, leave: bool = False) -> ProgressCallback:
     """A ``(fraction, message)`` callback drawing a tqdm bar on a terminal (silent otherwise)."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=1000, desc=desc, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
+    bar = tqdm(total=1000, desc=desc, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=leave)
 
     def cb(fraction: float, message: str = "") -> None:
         bar.n = int(1000 * max(0.0, min(1.0, fraction)))

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..common import progress_bar
+
 
 def register(sub) -> None:
     from ...demo.pipeline import BUDGETS
@@ -35,20 +37,8 @@ def register(sub) -> None:
 
 
 def _bars():
-    from tqdm.auto import tqdm
-
-    def factory(stage: str):
-        bar = tqdm(total=1000, desc=stage, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=True)
-
-        def cb(fraction: float, message: str = "") -> None:
-            bar.n = int(1000 * max(0.0, min(1.0, fraction)))
-            bar.set_postfix_str(message, refresh=True)
-            if fraction >= 1.0:
-                bar.close()
-
-        return cb
-
-    return factory
+    # one bar per stage, kept on screen so the terminal shows every stage's duration at the end
+    return lambda stage: progress_bar(stage, leave=True)
 
 
 def run(args) -> int:
