@@ -8,10 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def rng(seed: int | None) -> np.random.Generator:
-    return np.random.default_rng(seed)
-
-
 def child_seed(seed: int, *keys: int | str) -> int:
     """A deterministic 32-bit seed derived from ``seed`` and any number of keys."""
     ints = []
