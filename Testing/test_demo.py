@@ -1,6 +1,7 @@
 """``syntumor demo`` end to end at the tiny budget: every stage runs, the report's images exist, every
-number of its result tables is recomputed here from ``study/results.csv`` (and the data tables from
-their own files), a re-run skips finished stages, and other settings in the same folder are refused."""
+number of its result tables is recomputed here from ``study/results.csv`` (and the data and texture
+tables from their own files), the texture is trained on the train split only and can be reused with
+``--texture-model``, a re-run skips finished stages, and other settings in the same folder are refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import csv
 import json
 import math
 import re
+import shutil
 import statistics
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from SynTumorLib.demo import STAGE_NAMES, run_demo
 from SynTumorLib.demo.report import HtmlReport
 from SynTumorLib.utils.errors import InputError
+from SynTumorLib.utils.seeding import child_seed
 
 SEED = 4
 ARMS = (["unet-baseline"] + [f"unet-size-{s}" for s in ("tiny", "small", "medium", "large", "mixed")]
@@ -108,6 +111,8 @@ def test_report_images_exist(demo_dir):
     names = {Path(s).name for s in srcs}
     want = {"cohort_axial.png", "size_histogram.png", "noise_levels.png", "dsc_by_arm.png", "loss_curves.png"}
     want |= {f"insert_{c}.png" for c in ("tiny", "small", "medium", "large")}
+    want |= {"texture_quality.png", "texture_losses.png", "texture_autoencoder_samples.png",
+             "texture_diffusion_samples.png"}
     assert want <= names and any(n.startswith("pred_pancreas_") for n in names)
     assert "not a clinical result" in html and f"--budget tiny --seed {SEED}" in html
     assert "syntumor study run study_spec.json --out study" in html and "syntumor sizes analyze" in html
@@ -164,6 +169,101 @@ def test_data_tables_match_their_files(demo_dir):
         if recs:
             mean = statistics.fmean(json.loads(p.read_text())["delivered_mm3"] / 1000 for p in recs)
             assert math.isclose(float(cells["delivered mL"]), mean, rel_tol=1e-3)
+
+
+def _quality(demo_dir: Path) -> dict:
+    return json.loads((demo_dir / "texture" / "quality.json").read_text())
+
+
+def test_texture_trained_on_train_split_with_recorded_seeds(demo_dir):
+    q = _quality(demo_dir)
+    split = json.loads((demo_dir / "splits.json").read_text())[f"seed{SEED}"]
+    assert q["train_cases"] == split["train"] and q["test_cases"] == split["test"]
+    for folder in ("autoencoder", "model"):
+        card = json.loads((demo_dir / "texture" / folder / "model_card.json").read_text())
+        assert set(card["data"]["cases"]) <= set(split["train"]) and not set(card["data"]["cases"]) & set(split["test"])
+        stage = "autoencoder" if folder == "autoencoder" else "diffusion"
+        assert card["seed"] == q["plan"][f"{stage}_seed"] == child_seed(SEED, "texture", stage)
+        assert card["steps"] == q["plan"][f"{stage}_steps"] and (demo_dir / "texture" / folder / "loss_log.csv").is_file()
+    assert q["test_cases_seen_in_training"] == [] and not q["training"]["reused"]
+    assert sorted(p.name for p in (demo_dir / "texture" / "train_data" / "imagesTr").iterdir()) == \
+        [f"{c}.nii.gz" for c in split["train"]]
+    rows = q["quality"]["rows"]
+    assert rows and {r["case"] for r in rows} <= set(split["test"])
+    for r in rows:  # seeds: the twin from the case's phantom record, the texture from child_seed(case seed, ...)
+        rec = json.loads((demo_dir / "data" / "real_tumours" / "records" / f"{r['case']}.json").read_text())
+        assert r["case_seed"] == rec["seed"] and r["texture_seed"] == child_seed(rec["seed"], "tex", r["tumour"])
+        assert set(r) >= {"real", "diffusion", "statistical", "ae_psnr_db", "ae_ssim"}
+    assert (demo_dir / "texture" / "quality.md").read_text().count("| diffusion |") == 2  # HU table + by size
+
+
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def test_texture_tables_traceable_to_quality_json(demo_dir):
+    tables = [t for t in parse_tables((demo_dir / "report.html").read_text(encoding="utf-8"))
+              if t["source"] == "texture/quality.json"]
+    assert len(tables) == 2
+    q = _quality(demo_dir)
+    rows, times = q["quality"]["rows"], q["quality"]["times"]
+    keys = {"HU mean": "mean", "HU std": "std", "contrast HU": "contrast", "pancreas ring HU": "ring_mean",
+            "sharpness HU/mm": "sharp"}
+    diffs = {"|Δmean|": "mean", "|Δstd|": "std", "|Δcontrast|": "contrast", "|Δsharp|": "sharp"}
+    summary, per = tables
+    assert [r["attrs"]["texture"] for r in summary["rows"]] == ["real", "diffusion", "statistical"]
+    checked = 0
+    for row in summary["rows"]:
+        tex = row["attrs"]["texture"]
+        for head, cell in zip(summary["header"], row["cells"], strict=True):
+            if head in keys:
+                exp = _fmt(statistics.fmean(r[tex][keys[head]] for r in rows))
+            elif head in diffs:
+                exp = "–" if tex == "real" else _fmt(statistics.fmean(abs(r[tex][diffs[head]] - r["real"][diffs[head]])
+                                                                      for r in rows))
+            elif head == "s / tumour":
+                exp = "–" if tex == "real" else _fmt(statistics.fmean(times[tex]), 2)
+            else:
+                continue
+            assert cell == exp, (tex, head)
+            checked += 1
+    assert checked == 3 * 10
+    assert len(per["rows"]) == len(rows)
+    for row, r in zip(per["rows"], rows, strict=True):
+        cells = dict(zip(per["header"], row["cells"], strict=True))
+        assert (row["attrs"]["case"], int(row["attrs"]["tumour"])) == (r["case"], r["tumour"])
+        assert cells["texture seed"] == str(r["texture_seed"]) and cells["Ø mm"] == _fmt(r["d_mm"])
+        for t in ("real", "diffusion", "statistical"):
+            assert cells[f"{t} mean"] == _fmt(r[t]["mean"]) and cells[f"{t} std"] == _fmt(r[t]["std"])
+        assert cells["AE PSNR dB"] == _fmt(r["ae_psnr_db"], 2)
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    sha = q["model"]["sha256"]
+    assert len(sha) == 64 and sha in html and 'href="texture/model/loss_log.csv"' in html
+    assert "--texture-model texture/model" in html and "syntumor train diffusion texture/train_data" in html
+
+
+def test_texture_model_reuse(demo_dir, tmp_path, capsys):
+    """--texture-model measures a given folder without training: in a copy of the finished demo only
+    the texture stage and the report re-run, and the same model gives the same numbers (CPU replay)."""
+    from SynTumorLib.cli.main import main
+
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_dir, copy)
+    shutil.rmtree(copy / "texture" / "model")  # the copy must not fall back on its own model
+    model = demo_dir / "texture" / "model"
+    weights = (model / "model.safetensors").stat().st_mtime_ns
+    assert main(["demo", "--out", str(copy), "--budget", "tiny", "--seed", str(SEED), "--texture-model", str(model)]) == 0
+    out = capsys.readouterr().out
+    ran = re.findall(r"^\[(\w+)\] (?!up to date|done in)", out, re.M)
+    assert ran == ["texture", "report"], out
+    a, b = _quality(demo_dir), _quality(copy)
+    assert b["training"] == {"reused": True} and b["model"]["sha256"] == a["model"]["sha256"]
+    assert b["model"]["folder"] == str(model.resolve()) and not (copy / "texture" / "model").exists()
+    assert b["quality"]["rows"] == a["quality"]["rows"]
+    assert (model / "model.safetensors").stat().st_mtime_ns == weights
+    assert "Reused texture model" in (copy / "report.html").read_text(encoding="utf-8")
+    with pytest.raises(InputError, match="texture model folder not found"):
+        run_demo(copy, budget="tiny", seed=SEED, texture_model=tmp_path / "nope", log=lambda s: None)
 
 
 def test_study_reuses_the_demo_split_and_spec(demo_dir):

@@ -47,6 +47,38 @@ def test_autoencoder_rejects_bad_config():
         build_perceptual_loss("/nonexistent/weights.pth")
 
 
+def test_codebook_restart_initialises_from_data_and_revives_dead_codes():
+    """All codes start at encoder outputs; later only unused codes move; deterministic; KL: no-op."""
+    from SynTumorLib.texture.diffusion.autoencoder import TextureAutoencoder
+
+    torch.manual_seed(0)
+    ae = TextureAutoencoder({**AE_CFG, "num_embeddings": 32})
+    q = ae.net.quantizer.quantizer
+    x = torch.rand(2, 1, 16, 16, 16)
+    assert ae.restart_codes(x, torch.Generator().manual_seed(1), all_codes=True) == 32
+    z_e = ae.net.encode(x).permute(0, 2, 3, 4, 1).reshape(-1, 2).detach()
+    # every code is (within the 1e-3 tie-breaking jitter) one of the batch's encoder outputs
+    d = torch.cdist(q.embedding.weight.data, z_e).min(dim=1).values
+    assert float(d.max()) < 1e-2 * float(z_e.std()) + 1e-6
+    assert torch.equal(q.ema_w, q.embedding.weight.data)
+    # mark half the codes as used: only the other half is restarted, the used ones stay put
+    q.ema_cluster_size.data[:] = 0.0
+    q.ema_cluster_size.data[:16] = 10.0
+    before = q.embedding.weight.data.clone()
+    assert ae.restart_codes(x, torch.Generator().manual_seed(2)) == 16
+    assert torch.equal(q.embedding.weight.data[:16], before[:16])
+    assert not torch.equal(q.embedding.weight.data[16:], before[16:])
+    assert ae.restart_codes(x, torch.Generator().manual_seed(2)) == 0  # revived codes count as used
+    # same generator seed → same codebook (resume reproduces the restarts)
+    other = TextureAutoencoder({**AE_CFG, "num_embeddings": 32})
+    other.load_state_dict(ae.state_dict())
+    ae.restart_codes(x, torch.Generator().manual_seed(3), all_codes=True)
+    other.restart_codes(x, torch.Generator().manual_seed(3), all_codes=True)
+    assert torch.equal(ae.codebook_buffers()[0], other.codebook_buffers()[0])
+    kl = TextureAutoencoder({**AE_CFG, "kind": "kl"})
+    assert kl.restart_codes(x, torch.Generator()) == 0 and kl.codebook_buffers() == []
+
+
 def test_unet_conditioning_and_size_bins():
     from SynTumorLib.texture.diffusion.diffusion_model import EMA, build_unet, model_names, size_class
 

@@ -92,6 +92,34 @@ def test_diffusion_training_lowers_the_loss(dataset, ae_folder, tmp_path):
     assert from_folder(folder).sample(0)["sampling"][0]["steps"] == 2
 
 
+def test_codebook_restarts_keep_the_codebook_in_use(dataset, tmp_path):
+    """Without restarts MONAI's N(0, 1)-initialised EMA codebook collapses onto a few codes; with the
+    data initialisation + dead-code restarts most codes are used after the same steps."""
+    from SynTumorLib.texture.diffusion import load_autoencoder, train_autoencoder
+
+    used = {}
+    for every in (0, 2):
+        cfg = {**AE, "autoencoder_training": {**AE["autoencoder_training"], "codebook_restart_every": every}}
+        ae, _, _ = load_autoencoder(train_autoencoder(dataset, tmp_path / f"ae{every}", cfg, steps=8))
+        used[every] = int((ae.net.quantizer.quantizer.ema_cluster_size > 1e-3).sum())
+    assert used[2] > used[0] and used[2] >= 16, used
+
+
+def test_tumour_weighted_loss_option(dataset, ae_folder, tmp_path):
+    from SynTumorLib.texture.diffusion import train_diffusion
+
+    def cfg(w):
+        return {"diffusion": AE["diffusion"], "diffusion_training": {**AE["diffusion_training"], "loss_outside_weight": w}}
+
+    a = train_diffusion(dataset, ae_folder, tmp_path / "w", cfg(0.1), steps=2)
+    b = train_diffusion(dataset, ae_folder, tmp_path / "u", cfg(1.0), steps=2)  # the reference's plain MSE
+    # same batches and noise, different loss: the logged losses differ, the weights too
+    assert _rows(a)[0]["loss_main"] != _rows(b)[0]["loss_main"]
+    assert json.loads((a / "config.json").read_text())["diffusion_training"]["loss_outside_weight"] == 0.1
+    with pytest.raises(InputError, match="loss_outside_weight"):
+        train_diffusion(dataset, ae_folder, tmp_path / "bad", cfg(2.0), steps=1)
+
+
 def test_resume_continues_exactly(dataset, ae_folder, tmp_path):
     """2 steps + resume to 4 steps gives the same weights as 4 steps in one go (batches and noise are
     seeded per step; optimizer and EMA state are in the checkpoint)."""

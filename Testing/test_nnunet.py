@@ -1,4 +1,4 @@
-"""The real nnU-Net v2 path: config validation, raw-dataset composition, and an end-to-end run
+"""The real nnU-Net v2 path: config validation, splits, refused arguments, and an end-to-end run
 (export → plan/preprocess → train 1 epoch × 3 iterations on the CPU → predict → evaluate)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from conftest import make_tiny_ct
 
 from SynTumorLib.data.io import read_volume
 from SynTumorLib.data.msd import MSDWriter
-from SynTumorLib.segmentation.nnunet import NNUNetConfig, compose_raw_dataset
+from SynTumorLib.segmentation.nnunet import NNUNetConfig
 from SynTumorLib.segmentation.nnunet.api import _make_splits, predict_nnunet, train_nnunet
 from SynTumorLib.utils.errors import InputError
 
@@ -74,35 +74,15 @@ def test_splits_keep_synthetic_out_of_validation():
         _make_splits(real, [], ["r1"], cfg.replace(fold="all"))
 
 
-def test_compose_real_synthetic_and_noisy(tmp_path):
-    real = write_cohort(tmp_path / "real", 3)
-    syn = write_cohort(tmp_path / "syn", 2, prefix="case", seed0=10)  # same ids as real on purpose
-    raw = tmp_path / "raw"
-    folder = compose_raw_dataset(raw, 502, "Mix", real=real, cases=["case_000", "case_002"], synthetic=syn)
-    names = sorted(p.name for p in (folder / "labelsTr").iterdir())
-    assert names == ["case_000.nii.gz", "case_002.nii.gz", "syn_case_000.nii.gz", "syn_case_001.nii.gz"]
-    meta = json.loads((folder / "dataset.json").read_text())
-    assert meta["numTraining"] == 4 and meta["labels"] == {"background": 0, "pancreas": 1, "tumour": 2}
-    # noisy labels: same ids, labels come from the noisy dataset, images from the real one
-    noisy = tmp_path / "noisy"
-    w = MSDWriter(noisy)
-    for cid in ("case_000", "case_001", "case_002"):
-        img = read_volume(real / "imagesTr" / f"{cid}.nii.gz")
-        w.add_case(cid, img, img.with_array(np.zeros(img.shape, np.uint8)))
-    folder2 = compose_raw_dataset(tmp_path / "raw2", 503, "Noisy", real=real, noisy=noisy)
-    lab = read_volume(folder2 / "labelsTr" / "case_001.nii.gz")
-    assert lab.array.max() == 0
-    img = read_volume(folder2 / "imagesTr" / "case_001_0000.nii.gz")
-    assert np.array_equal(img.array, read_volume(real / "imagesTr" / "case_001.nii.gz").array)
-    # re-export with fewer cases removes the stale ones
-    compose_raw_dataset(raw, 502, "Mix", real=real, cases=["case_000"])
-    assert sorted(p.name for p in (folder / "labelsTr").iterdir()) == ["case_000.nii.gz"]
-    with pytest.raises(InputError, match="lacks case"):
-        compose_raw_dataset(raw, 502, "Mix", real=real, cases=["nope"])
-    with pytest.raises(InputError, match="already used"):
-        compose_raw_dataset(raw, 502, "Other", real=real)
+def test_train_exports_through_export_nnunet(tmp_path):
+    """train_nnunet writes its raw dataset with the one exporter (data.nnunet_export); the export's own
+    behaviours are tested in test_nnunet_export.py. Here: the arguments it refuses before any export."""
+    real = write_cohort(tmp_path / "real", 2)
     with pytest.raises(InputError, match="not both"):
-        compose_raw_dataset(raw, 504, "X", real=real, synthetic=syn, noisy=noisy)
+        train_nnunet(real, tmp_path / "w", {"epochs": 1}, synthetic=real, noisy=real)
+    with pytest.raises(InputError, match="unknown case ids"):
+        train_nnunet(real, tmp_path / "w", {"epochs": 1}, train_cases=["nope"], val_cases=["case_000"])
+    assert not (tmp_path / "w" / "nnUNet_raw" / "Dataset501_SynTumor" / "dataset.json").exists()
 
 
 def test_predict_refuses_untrained_work(tmp_path):

@@ -104,3 +104,88 @@ def test_nnunet_accepts_the_export(tmp_path):
     for case in cases.values():
         assert verify_labels(case["label"], reader, expected)
         assert check_cases(case["images"], case["label"], len(meta["channel_names"]), reader)
+
+
+def _noisy_copy(src, root, ids):
+    """A noisy-label dataset for ``ids``: the same images, labels all background (easy to tell apart)."""
+    from SynTumorLib.data.msd import MSDWriter
+
+    w = MSDWriter(root)
+    for cid in ids:
+        img = read_volume(src / "imagesTr" / f"{cid}.nii.gz")
+        w.add_case(cid, img, img.with_array(np.zeros(img.shape, np.uint8)))
+    return root
+
+
+def test_synthetic_cases_get_the_prefix_and_sources_are_recorded(tmp_path):
+    src = make_msd(tmp_path / "src", n=3)
+    syn = make_msd(tmp_path / "syn", n=2)  # the same ids as the real cases, on purpose
+    folder = export_nnunet(src, tmp_path / "raw", 502, "Mix", cases=["pancreas_000", "pancreas_002"], synthetic=syn)
+    assert sorted(p.name for p in (folder / "labelsTr").iterdir()) == [
+        "pancreas_000.nii.gz", "pancreas_002.nii.gz", "syn_pancreas_000.nii.gz", "syn_pancreas_001.nii.gz"]
+    meta = json.loads((folder / "dataset.json").read_text())
+    assert meta["numTraining"] == 4 and meta["syntumor"]["synthetic_root"] == str(syn.resolve())
+    np.testing.assert_array_equal(read_volume(folder / "labelsTr" / "syn_pancreas_001.nii.gz").array,
+                                  tiny_case(seed=1, tumour=False)[1].array)
+    sources = json.loads((folder / "syntumor_sources.json").read_text())["cases"]
+    assert sources["syn_pancreas_001"] == {"split": "Tr", "role": "synthetic", "dataset": str(syn.resolve()),
+                                           "case": "pancreas_001", "labels_from": str(syn.resolve())}
+    assert sources["pancreas_000"]["role"] == "real"
+    clash = make_msd(tmp_path / "clash", n=1)  # without a prefix its pancreas_000 meets the synthetic one
+    with pytest.raises(InputError, match="case ids collide"):
+        export_nnunet(clash, tmp_path / "raw2", 503, "C", synthetic=syn, synthetic_prefix="")
+    with pytest.raises(InputError, match="synthetic case prefix"):
+        export_nnunet(src, tmp_path / "raw2", 503, "C", synthetic=syn, synthetic_prefix="a/b")
+    with pytest.raises(InputError, match="no cases"):
+        export_nnunet(src, tmp_path / "raw2", 503, "C", synthetic=make_msd(tmp_path / "empty", n=0))
+
+
+def test_noisy_labels_replace_the_real_ones_by_case_id(tmp_path):
+    src = make_msd(tmp_path / "src", n=3)
+    noisy = _noisy_copy(src, tmp_path / "noisy", ["pancreas_000", "pancreas_001"])
+    folder = export_nnunet(src, tmp_path / "raw", 503, "Noisy", cases=["pancreas_000", "pancreas_001"],
+                           test_cases=["pancreas_002"], noisy=noisy)
+    assert read_volume(folder / "labelsTr" / "pancreas_001.nii.gz").array.max() == 0
+    np.testing.assert_array_equal(read_volume(folder / "imagesTr" / "pancreas_001_0000.nii.gz").array,
+                                  tiny_case(seed=1)[0].array)  # the image still comes from the real dataset
+    assert read_volume(folder / "labelsTs" / "pancreas_002.nii.gz").array.max() == 2  # test labels stay real
+    with pytest.raises(InputError, match=r"noisy-label dataset has no case\(s\) 'pancreas_002'"):
+        export_nnunet(src, tmp_path / "raw", 503, "Noisy", noisy=noisy)
+    # both at once (the exporter allows it; `nnunet train` keeps one factor per run)
+    both = export_nnunet(src, tmp_path / "raw2", 506, "Both", cases=["pancreas_000"], noisy=noisy,
+                         synthetic=make_msd(tmp_path / "syn", n=1))
+    assert read_volume(both / "labelsTr" / "pancreas_000.nii.gz").array.max() == 0
+    assert read_volume(both / "labelsTr" / "syn_pancreas_000.nii.gz").array.max() == 2
+
+
+def test_reexport_removes_stale_and_rewrites_changed_cases(tmp_path):
+    src = make_msd(tmp_path / "src", n=3)
+    syn = make_msd(tmp_path / "syn", n=1)
+    folder = export_nnunet(src, tmp_path / "raw", 504, "P", synthetic=syn)
+    assert len(list((folder / "labelsTr").iterdir())) == 4
+    (folder / "imagesTr" / ".pancreas_000_0000.nii.gz.abc.tmp.nii.gz").write_bytes(b"")  # a crashed write
+    folder = export_nnunet(src, tmp_path / "raw", 504, "P", cases=["pancreas_000"])
+    assert sorted(p.name for p in (folder / "imagesTr").iterdir()) == ["pancreas_000_0000.nii.gz"]
+    assert sorted(p.name for p in (folder / "labelsTr").iterdir()) == ["pancreas_000.nii.gz"]
+    assert json.loads((folder / "dataset.json").read_text())["numTraining"] == 1
+    # the same case from another label source is written again, not skipped as "already done"
+    noisy = _noisy_copy(src, tmp_path / "noisy", ["pancreas_000"])
+    export_nnunet(src, tmp_path / "raw", 504, "P", cases=["pancreas_000"], noisy=noisy)
+    assert read_volume(folder / "labelsTr" / "pancreas_000.nii.gz").array.max() == 0
+    export_nnunet(src, tmp_path / "raw", 504, "P", cases=["pancreas_000"], labels={"background": 0, "tumour": 1})
+    np.testing.assert_array_equal(read_volume(folder / "labelsTr" / "pancreas_000.nii.gz").array,
+                                  (tiny_case(seed=0)[1].array == 2).astype(np.uint8))
+
+
+def test_cli_export_with_synthetic(tmp_path, capsys):
+    from SynTumorLib.cli.main import main
+
+    src, syn = make_msd(tmp_path / "src", n=2), make_msd(tmp_path / "syn", n=1)
+    assert main(["dataset", "export-nnunet", str(src), "--out", str(tmp_path / "raw"), "--id", "505",
+                 "--name", "S", "--synthetic", str(syn), "--cases", "pancreas_001"]) == 0
+    folder = tmp_path / "raw" / "Dataset505_S"
+    assert capsys.readouterr().out.strip() == str(folder)
+    assert sorted(p.name for p in (folder / "labelsTr").iterdir()) == ["pancreas_001.nii.gz", "syn_pancreas_000.nii.gz"]
+    assert main(["dataset", "export-nnunet", str(src), "--out", str(tmp_path / "raw"), "--id", "505",
+                 "--name", "S", "--noisy", str(syn)]) == 2
+    assert "noisy-label dataset has no case(s) 'pancreas_001'" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from SynTumorLib.segmentation import augment as augment_mod
 from SynTumorLib.segmentation import load_model, train
 from SynTumorLib.segmentation.config import TrainConfig
 from SynTumorLib.segmentation.data import CachedCase, CropSampler, extract_patch
-from SynTumorLib.segmentation.train import lr_at
+from SynTumorLib.segmentation.train import is_better, lr_at
 from SynTumorLib.utils.errors import InputError
 
 torch.set_num_threads(1)
@@ -58,6 +58,17 @@ def test_epochs_sgd_poly_and_warmup(real_ds, tmp_path):
     c = TrainConfig.from_dict(cfg)
     assert lr_at(1, c, 8) == pytest.approx(0.5e-3) and lr_at(2, c, 8) == pytest.approx(1e-3)
     assert lr_at(8, c, 8) == pytest.approx(0.0)
+
+
+def test_model_selection_breaks_ties_towards_the_trained_model():
+    # a short run often scores tumour Dice 0 at every validation: the first checkpoint (all background,
+    # pancreas Dice 0) must not win that tie against later ones that segment the pancreas
+    first = {"tumour_dice": 0.0, "pancreas_dice": 0.0}
+    assert is_better(first, None)
+    assert is_better({"tumour_dice": 0.0, "pancreas_dice": 0.7}, first)
+    assert is_better({"tumour_dice": 0.0, "pancreas_dice": 0.7}, {"tumour_dice": 0.0, "pancreas_dice": 0.7})  # later
+    assert not is_better({"tumour_dice": 0.0, "pancreas_dice": 0.9}, {"tumour_dice": 0.1, "pancreas_dice": 0.2})
+    assert is_better({"tumour_dice": 0.2, "pancreas_dice": 0.1}, {"tumour_dice": 0.1, "pancreas_dice": 0.9})
 
 
 def test_cli_train_segmenter_with_options(real_ds, tmp_path, capsys):
@@ -102,8 +113,8 @@ def test_online_synthesis_runs_on_healthy_crops_in_hu_before_windowing(real_ds, 
     healthy = make_seg_dataset(tmp_path / "healthy", n_cases=2, tumours=False, seed=50, prefix="healthy")
     calls = []
 
-    def fake_make_synthesizer(arm, prob, spacing_kji):
-        assert arm == "large" and prob == 0.5 and spacing_kji == [1.5, 1.5, 1.5]
+    def fake_make_synthesizer(arm, prob, spacing_kji, size_classes):
+        assert arm == "large" and prob == 0.5 and spacing_kji == [1.5, 1.5, 1.5] and size_classes == "difftumor"
 
         def synthesize(sample, seed):
             calls.append(float(np.asarray(sample["image"]).max()))  # HU, not [0, 1]
@@ -114,7 +125,8 @@ def test_online_synthesis_runs_on_healthy_crops_in_hu_before_windowing(real_ds, 
         return synthesize
 
     monkeypatch.setattr(augment_mod, "make_synthesizer", fake_make_synthesizer)
-    cfg = tiny_config(real_ds, iterations=3, data={"real": str(real_ds), "healthy": str(healthy), "arm": "large"})
+    cfg = tiny_config(real_ds, iterations=3, data={"real": str(real_ds), "healthy": str(healthy), "arm": "large",
+                                                   "size_classes": "difftumor"})
     folder = train(cfg, tmp_path / "m")
     assert calls and max(calls) > 50  # saw HU values (the window maps everything to ≤ 1)
     splits = json.loads((folder / "splits.json").read_text())

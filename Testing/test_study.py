@@ -58,11 +58,79 @@ def test_overrides_and_train_config(tmp_path):
     cfg = monai_train_config(spec, run, {"real": "/r", "healthy": "/h"}, splits)
     tc = TrainConfig.from_dict(cfg)  # the trainer's own validation accepts what the runner builds
     assert tc.iterations == 5 and tc.data["arm"] == "large" and tc.data["healthy"] == "/h"
-    assert tc.split["test"] == ["d"] and tc.model["args"]["channels"] == [8, 16, 32]
+    assert tc.split["test"] == ["d"] and tc.model["args"]["channels"] == [8, 16, 32, 64]
     with pytest.raises(InputError, match="placeholder"):
         run_study(load_spec("paper-table2-3"), tmp_path / "p", only=["unet-baseline"])
     with pytest.raises(InputError, match="spec file not found"):
         load_spec("no-such-spec")
+
+
+SIZE_BASE = {"name": "s", "table": "size", "datasets": {"real": "phantom", "healthy": ["phantom"]},
+             "arms": {"models": ["unet"], "sizes": ["none", "large", "mixed"]}}
+
+
+def _quartile_json(path, names=("tiny", "small", "medium", "large")):
+    """A size-class file as `syntumor sizes analyze` writes one (here: the difftumor radii renamed)."""
+    from SynTumorLib.geometry.sizes import load_size_classes
+
+    d = load_size_classes("difftumor").to_dict()
+    d["name"], d["classes"] = "q", {n: c for n, c in zip(names, d["classes"].values(), strict=True)}
+    d["probabilities"] = {n: 1.0 for n in names}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(d))
+    return path
+
+
+def test_synthesis_size_classes_key(tmp_path, monkeypatch):
+    assert StudySpec.from_dict(SIZE_BASE).synthesis["size_classes"] == "syntumor"  # the default
+    bad = [("nope", "neither one of the presets syntumor, difftumor"), ("missing.json", "existing size-class JSON"),
+           (3, "must be a preset"), ({"classes": {"large": {"radius_mm": -1}}}, "synthesis.size_classes: size class")]
+    for value, msg in bad:
+        with pytest.raises(InputError, match=msg):
+            StudySpec.from_dict({**SIZE_BASE, "synthesis": {"size_classes": value}})
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        StudySpec.from_dict({**SIZE_BASE, "synthesis": {"size_classes": "broken.json"}}, base_dir=tmp_path)
+    _quartile_json(tmp_path / "odd.json", names=("q1", "q2", "q3", "q4"))
+    with pytest.raises(InputError, match="has no class 'large' for arm unet-size-large"):
+        StudySpec.from_dict({**SIZE_BASE, "synthesis": {"size_classes": "odd.json"}}, base_dir=tmp_path)
+    # a relative path in a spec file is relative to that file (not the working directory), and a
+    # bad one names the file
+    specs = tmp_path / "specs"
+    q = _quartile_json(specs / "sizes" / "q.json")
+    (specs / "ok.json").write_text(json.dumps({**SIZE_BASE, "synthesis": {"size_classes": "sizes/q.json"}}))
+    (specs / "bad.json").write_text(json.dumps({**SIZE_BASE, "synthesis": {"size_classes": "q.json"}}))
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(specs / "ok.json")
+    held = spec.synthesis["size_classes"]
+    assert held["source"] == str(q.resolve()) and held["classes"]["large"]["radius_mm"] == 32
+    assert spec.raw["synthesis"]["size_classes"] == held  # OUT/spec.json holds the classes, not only the path
+    assert StudySpec.from_dict(spec.raw).synthesis["size_classes"] == held  # and reloads to the same
+    with pytest.raises(InputError, match=r"bad\.json: study spec: synthesis\.size_classes"):
+        load_spec(specs / "bad.json")
+    assert load_spec("smoke-table1", ["synthesis.size_classes=specs/sizes/q.json"]).synthesis["size_classes"] == held
+    assert load_spec("paper-table1").raw["synthesis"]["size_classes"] == "syntumor"  # stated explicitly
+
+
+def test_arm_config_carries_the_size_classes(tmp_path):
+    from SynTumorLib.experiments.study import _core
+
+    q = _quartile_json(tmp_path / "q.json")
+    spec = StudySpec.from_dict({**SIZE_BASE, "synthesis": {"size_classes": str(q)}})
+    splits = {"train": ["a"], "val": ["b"], "test": ["c"]}
+    by_arm = {r.arm.arm_id: monai_train_config(spec, r, {"real": "/r", "healthy": "/h"}, splits) for r in plan_runs(spec)}
+    large = TrainConfig.from_dict(by_arm["unet-size-large"])
+    assert large.data["size_classes"] == spec.synthesis["size_classes"]  # the classes, saved in config.json
+    assert large.data["size_classes"]["classes"]["large"]["range_mm"] == [24.0, 64.0]
+    assert TrainConfig.from_dict(large.to_dict()) == large  # replayable from the saved config
+    assert "size_classes" not in by_arm["unet-baseline"]["data"]  # no synthesis, nothing to record
+    default = StudySpec.from_dict(SIZE_BASE)
+    cfg = monai_train_config(default, plan_runs(default, ["unet-size-large"])[0], {"real": "/r", "healthy": "/h"}, splits)
+    assert cfg["data"]["size_classes"] == "syntumor"
+    with pytest.raises(InputError, match="data.arm 'large' is not a class of data.size_classes"):
+        TrainConfig.from_dict({**cfg, "data": {**cfg["data"], "size_classes": {"classes": {"x": {"radius_mm": 5}}}}})
+    # stating the default is the same spec for a study folder (no "another spec" refusal)
+    assert _core({**SIZE_BASE, "synthesis": {"size_classes": "syntumor"}}) == _core(SIZE_BASE)
 
 
 def _row(arm, model, size="none", noise="none", dsc=0.5):
@@ -120,3 +188,21 @@ def test_smoke_study_end_to_end(tmp_path, capsys):
     assert res["runs"][0]["status"] == "done"
     with pytest.raises(InputError, match="another spec"):
         run_study(load_spec("smoke-table1", TINY + arms + ["budget.iterations=4"]), out, only=["unet-baseline"])
+
+
+@pytest.mark.slow
+def test_parallel_runs_equal_serial_runs(tmp_path):
+    """--jobs 2 trains two arms in two processes; every number equals the serial run's."""
+    spec = load_spec("smoke-table1", TINY + ['arms={"models": ["unet"], "sizes": ["none", "large"]}'])
+    with pytest.raises(InputError, match="jobs"):
+        run_study(spec, tmp_path / "bad", jobs=0)
+    serial = run_study(spec, tmp_path / "serial")
+    parallel = run_study(spec, tmp_path / "parallel", jobs=2)
+    assert [r["status"] for r in parallel["runs"]] == ["ran", "ran"]
+
+    def numbers(folder):
+        return [{k: v for k, v in r.items() if "seconds" not in k and not k.endswith("_s")}
+                for r in csv.DictReader(open(folder / "results.csv"))]
+
+    assert numbers(tmp_path / "parallel") == numbers(tmp_path / "serial") and serial["runs"][0]["status"] == "ran"
+    assert run_study(spec, tmp_path / "parallel", jobs=2)["runs"][1]["status"] == "done"  # resumable as before

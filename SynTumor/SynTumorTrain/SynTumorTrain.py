@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(
         config=args.config if _given(args.config) else None,
         dataset=args.dataset, healthy=args.healthy if _given(args.healthy) else None,
-        arm=args.arm, synthetic_dataset=None, noisy_labels=str(noisy) if noisy else None,
+        arm=args.arm, size_classes=args.sizeClasses if _given(args.sizeClasses) else None, synthetic_dataset=None, noisy_labels=str(noisy) if noisy else None,
         model=args.model, iterations=args.iterations, batch_size=args.batchSize,
         crop_size=[args.cropSize] if args.cropSize else None, seed=args.seed, device=args.device,
         resume=args.resume, out=str(out),

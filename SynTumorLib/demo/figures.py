@@ -118,3 +118,28 @@ def loss_curves(histories: dict[str, list[dict]], path: str | os.PathLike, title
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def texture_loss_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike, title: str) -> Path:
+    """The texture model's training losses from its ``loss_log.csv`` files, one panel per stage
+    (name → CSV with a ``step`` column and one column per loss term; log scale, they span decades)."""
+    import csv
+
+    plt = _mpl()
+    fig, axes = plt.subplots(1, max(1, len(logs)), figsize=(5 * max(1, len(logs)), 3.4), squeeze=False)
+    for ax, (name, csv_path) in zip(axes[0], logs.items(), strict=False):
+        with open(csv_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for col in (c for c in (rows[0].keys() if rows else []) if c != "step"):
+            vals = [(int(r["step"]), float(r[col])) for r in rows if r.get(col) not in (None, "")]
+            if any(v > 0 for _, v in vals):  # terms that stay 0 (e.g. the adversarial warm-up) are left out
+                ax.plot([s for s, _ in vals], [max(v, 1e-6) for _, v in vals], "o-", ms=2, lw=1.0, label=col)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -90,6 +90,14 @@ class Section:
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         self.parts.append(f"<table{src}>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
+    def links(self, items: Sequence[tuple[str, str]], prefix: str = "") -> None:
+        """A paragraph of links to files of the run, by *relative* path (e.g. loss logs)."""
+        for href, _ in items:
+            if os.path.isabs(href) or href.startswith(("http:", "https:", "file:")):
+                raise ValueError(f"report links must be relative paths, got {href!r}")
+        body = " · ".join(f'<a href="{html.escape(h)}">{html.escape(t)}</a>' for h, t in items)
+        self.parts.append(f"<p>{html.escape(prefix)}{body}</p>")
+
     def key_values(self, items: dict) -> None:
         self.table([{"item": k, "value": v} for k, v in items.items()], ["item", "value"])
 

@@ -1,5 +1,5 @@
-"""Sections of the demo report: data (cohort and split, size classes, insertion, label noise) and
-results (Tables 1–3, evaluation by size class, plots, predictions). Each table names the file its
+"""Sections of the demo report: data (cohort and split, size classes, insertion, the diffusion
+texture — :mod:`.report_texture` —, label noise) and results (Tables 1–3, evaluation by size class, plots, predictions). Each table names the file its
 numbers come from (``data-source``)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import numpy as np
 from ..utils.jsonio import read_json
 from .aggregate import pct
 from .report_tables import RESULTS, add_paper_tables, add_size_class_table
+from .report_texture import add_texture_section
 from .stages_study import arm_ids
 
 
@@ -18,7 +19,7 @@ def _median(rows: list[dict], key: str, kind: str) -> float | None:
 
 
 def add_data_sections(rep, ctx, rows: list[dict], cohort_gallery: str) -> list[str]:
-    """Cohort + split, checks, size classes, insertion and label noise; returns the images used."""
+    """Cohort + split, checks, size classes, insertion, texture and label noise; returns the images used."""
     figs = [cohort_gallery]
     s = rep.section("1. Cohorts and split")
     s.table([{"cohort": k, "cases": sum(r["cohort"] == k for r in rows), "pancreas mL (median)": _median(rows, "pancreas mL", k),
@@ -43,8 +44,8 @@ def add_data_sections(rep, ctx, rows: list[dict], cohort_gallery: str) -> list[s
     q = sz["quartiles_radius_mm"]
     s.paragraph(f"{sz['n_tumours']} real tumours in {sz['n_cases']} cases; equivalent radius r = (3V/4π)^⅓ cut at its "
                 f"quartiles Q1 {q[0]:.2f} mm, median {q[1]:.2f} mm, Q3 {q[2]:.2f} mm into four classes (the paper's "
-                "method). The training arms use the syntumor preset classes (the study runner's size arms); these "
-                "classes drive the insertion gallery and the evaluation's size breakdown.")
+                "method). These classes are what the training's size arms synthesise (the study spec's "
+                "synthesis.size_classes), and they drive the insertion gallery and the evaluation's size breakdown.")
     s.image(sz["histogram"], "Equivalent radii of the real tumours with the quartile cuts.")
     figs.append(sz["histogram"])
     s.table([{"class": c, "r_sel mm": v["radius_mm"], "semi-axis range mm": v["range_mm"], "elastic σ mm": v["sigma_mm"],
@@ -53,8 +54,8 @@ def add_data_sections(rep, ctx, rows: list[dict], cohort_gallery: str) -> list[s
 
     ins = ctx.results["insertion"]
     s = rep.section("3. Synthetic tumours of every class")
-    s.paragraph("Each class inserted into healthy phantom cases with the statistical texture: the quartile classes and "
-                "the syntumor preset the training arms use. 'Delivered' is the tumour volume that ends up labelled; "
+    s.paragraph("Each class inserted into healthy phantom cases with the statistical texture: the quartile classes the "
+                "training arms use and, for comparison, the syntumor preset. 'Delivered' is the tumour volume that ends up labelled; "
                 "'drawn' the volume of the drawn ellipsoids; 'nominal' the sphere of radius r_sel.")
     s.table(ins["summary"], source="insertion/insertions.json", caption="Delivered vs nominal size per class (mean over "
             "the insertions).")
@@ -63,8 +64,10 @@ def add_data_sections(rep, ctx, rows: list[dict], cohort_gallery: str) -> list[s
     s.images(items)
     figs += [src for src, _ in items]
 
+    figs += add_texture_section(rep, ctx, "4")
+
     nz = ctx.results["noise"]
-    s = rep.section("4. Label noise at four levels")
+    s = rep.section("5. Label noise at four levels")
     s.paragraph("The real tumour labels corrupted by elastic deformation (3 control points per axis, shifts ~ N(0, σ²), "
                 "x, y and z independent); agreement with the clean label over all real cases.")
     s.table([{"level": lv, "σ mm": v["sigma_mm"], "Dice (%)": pct(v["dice"]), "NSD 2 mm (%)": pct(v["nsd"]),
@@ -80,7 +83,7 @@ def add_result_sections(rep, ctx) -> list[str]:
     """Tables 1–3, all-arm metrics, by-size-class table, DSC plot, loss curves, prediction galleries."""
     ev = ctx.results["evaluate"]
     arms = ev["arms"]
-    s = rep.section("5–6. Segmentation: Tables 1–3 on the phantom")
+    s = rep.section("6–7. Segmentation: Tables 1–3 on the phantom")
     s.paragraph("One small U-Net per arm, trained by the study runner on the real training cases — plus online synthetic "
                 "tumours in the healthy cases (size arms) or with corrupted labels (noise arms) — and evaluated on the "
                 f"held-out test cases ({', '.join(ev['test_cases'])}) against the clean labels.")

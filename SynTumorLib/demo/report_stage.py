@@ -85,6 +85,22 @@ def _commands(ctx) -> str:
         lines.append(f"syntumor insert --image data/healthy/imagesTr/{r['case']}.nii.gz --label "
                      f"data/healthy/labelsTr/{r['case']}.nii.gz --size-class {r['class']} --classes {classes} "
                      f"--seed {r['seed']} --out insert_{r['case']}_{r['class']}")
+    tx = ctx.results.get("texture", {})
+    if tx:
+        plan, tr = tx["plan"], tx["training"]
+        lines.append("# 3b. diffusion texture on the training split (texture/train_data links those cases), then its "
+                     "quality on the test split")
+        if not tr["reused"]:
+            dev = plan["device"]
+            lines += [f"syntumor train autoencoder {tr['data']} --out texture/autoencoder --config {plan['config']}"
+                      + (f" --steps {plan['autoencoder_steps']}" if plan["autoencoder_steps"] else "")
+                      + f" --seed {plan['autoencoder_seed']} --device {dev}",
+                      f"syntumor train diffusion {tr['data']} --autoencoder texture/autoencoder --out texture/model"
+                      + (f" --steps {plan['diffusion_steps']}" if plan["diffusion_steps"] else "")
+                      + f" --seed {plan['diffusion_seed']} --device {dev}"]
+        model = "texture/model" if not tr["reused"] else shlex.quote(tx["model"]["folder"])
+        lines.append(f"syntumor demo --out {q(str(ctx.out))} --budget {b.name} --seed {ctx.seed} --texture-model {model}"
+                     "   # re-measures (texture/quality.json, quality.md)")
     noise = ctx.results.get("noise", {})
     lines.append("# 4. noisy labels (the study's noise arms read these folders; dataset seed = child_seed(study seed, 'noise', level))")
     for lv, info in noise.get("levels", {}).items():
@@ -136,7 +152,8 @@ def write_report(ctx) -> dict:
            "study seeds": list(ctx.results.get("noise", {}).get("seeds", [])),
            "training": f"{b.iterations} steps × batch {b.batch_size}, crop {b.crop}³, AdamW lr {b.lr:g}, cosine, "
                        f"U-Net channels {list(b.channels)}, device {b.device}",
-           "texture": "statistical (diffusion: see the insertion section)",
+           "texture": "statistical in the insertion gallery and the study's size arms; the diffusion texture "
+                      "is trained and measured in section 4",
            "SynTumorLib": __version__, "python": sys.version.split()[0], "numpy": np.__version__}
     for kind, info in ctx.results.get("cohort", {}).items():
         if isinstance(info, dict) and "seed" in info:

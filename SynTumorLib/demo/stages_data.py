@@ -87,8 +87,10 @@ def stage_sizes(ctx) -> dict:
     exactly what ``syntumor sizes analyze data/real_tumours --out sizes`` writes.
 
     All real cases are measured, as the paper derived its classes from the whole MSD set. The classes
-    drive the insertion gallery and the evaluation's by-size breakdown; the training arms use the
-    ``syntumor`` preset (the study runner's size arms), so the test cases never shape training.
+    are what the study's training size arms synthesise (``build_spec`` sets the spec key
+    ``synthesis.size_classes`` to this file), and they drive the insertion gallery and the
+    evaluation's by-size breakdown. As in the paper, the test tumours' *sizes* therefore shape the
+    classes the arms train with (their images and labels never reach training).
     """
     from ..geometry.size_analysis import analyze_dataset, write_analysis
 
@@ -107,7 +109,8 @@ def stage_sizes(ctx) -> dict:
 
 # ----------------------------------------------------------------------------- 3. insertion
 def _class_sets(ctx) -> dict[str, str]:
-    """The class sets shown: the demo's quartile classes and the ``syntumor`` preset the arms train with."""
+    """The class sets shown: the demo's quartile classes — the ones the study's size arms train with
+    (spec key ``synthesis.size_classes``) — and, for comparison, the ``syntumor`` preset."""
     return {"quartile": str(ctx.sizes_dir / "size_classes.json"), "syntumor": "syntumor"}
 
 
@@ -165,10 +168,9 @@ def stage_insertion(ctx) -> dict:
     for s in summary:
         s["delivered / drawn"] = (s["delivered mL"] / s["drawn mL"]) if s["drawn mL"] else None
     result = {"class_sets": sets, "texture": "statistical", "rows": rows, "summary": summary, "galleries": galleries,
-              "diffusion": ("not used in any budget: training its tiny model (texture/diffusion/configs/tiny.json, 400 "
-                            "autoencoder + 600 diffusion steps) alone took about 4 + 5–8 minutes on this 2-core machine, "
-                            "more than the whole small budget; train one with `syntumor train autoencoder` and "
-                            "`syntumor train diffusion`, then insert with `syntumor insert --texture MODEL_DIR`")}
+              "diffusion": ("these galleries use the statistical texture; the texture stage (next section) trains "
+                            "the latent-diffusion texture on the training split and compares both textures on the test "
+                            "tumours — insert with it by `syntumor insert --texture texture/model`")}
     write_json_atomic(ctx.out / "insertion" / "insertions.json", result)
     return result
 

@@ -5,7 +5,8 @@ The spec is built from the demo's cohort and budget and saved as ``study_spec.js
 ``syntumor study run study_spec.json --out study`` reproduces the training stage on its own. One
 study holds all arms (baseline, five size arms, four noise levels): the baseline is shared by the
 three tables as in the paper, where "without synthetic volumes" and "with original labels" are the
-same models.
+same models. The size arms synthesise tumours of the cohort's quartile classes (``sizes/size_classes.json``,
+the paper's method), the same classes the evaluation breaks results down by.
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ def build_spec(ctx) -> dict[str, Any]:
         "budget": {"spacing": list(b.spacing), "crop_size": [b.crop] * 3, "batch_size": b.batch_size,
                    "iterations": b.iterations, "optimizer": "adamw", "lr": b.lr, "schedule": "cosine",
                    "warmup_iterations": max(1, b.iterations // 10), "val_every": b.val_every,
-                   "checkpoint_every": b.iterations, "max_val_cases": 2, "device": b.device},
+                   "checkpoint_every": b.iterations, "max_val_cases": 2, "device": b.device,
+                   **({"augment": {"flip_prob": b.flip_prob}} if b.flip_prob is not None else {})},
         "models": {MODEL: {"model": {"name": MODEL, "args": {"channels": channels, "strides": [2] * (len(channels) - 1),
                                                              "num_res_units": 1}}}},
-        "synthesis": {"synthetic_prob": 0.5, "offline_copies": 1},
+        # the size arms draw from the cohort's quartile classes, the classes the evaluation bins by
+        "synthesis": {"synthetic_prob": 0.5, "offline_copies": 1,
+                      "size_classes": str(ctx.sizes_dir / "size_classes.json")},
         "noise_options": dict(NOISE_OPTIONS),
         "evaluation": {"tolerance_mm": 2.0, "size_classes": str(ctx.sizes_dir / "size_classes.json"),
                        "include_empty": False},
@@ -63,7 +67,7 @@ def stage_train(ctx) -> dict:
     spec_dict = build_spec(ctx)
     write_json_atomic(ctx.out / "study_spec.json", spec_dict)
     cb = ctx.progress("train")
-    res = run_study(StudySpec.from_dict(spec_dict), ctx.study_dir, progress=cb)
+    res = run_study(StudySpec.from_dict(spec_dict), ctx.study_dir, progress=cb, jobs=ctx.budget.study_jobs)
     demo_splits = read_json(ctx.out / "splits.json")
     for seed in study_seeds(ctx):
         used = read_json(ctx.study_dir / "splits" / f"seed{seed}.json")

@@ -102,8 +102,9 @@ def noisy_dataset(real: str, out: str | os.PathLike, level: str, seed: int, opti
 
 
 def offline_synthetic(healthy: str, out: str | os.PathLike, size: str, seed: int, copies: int,
-                      progress: ProgressCallback | None = None) -> str:
-    """``copies`` synthetic-tumour versions of every healthy case (size arm ``size``), MSD layout.
+                      size_classes: str | dict = "syntumor", progress: ProgressCallback | None = None) -> str:
+    """``copies`` synthetic-tumour versions of every healthy case (size arm ``size`` of ``size_classes``:
+    the spec's ``synthesis.size_classes``, as the MONAI arms' online synthesis), MSD layout.
 
     Delegates to :func:`SynTumorLib.insertion.dataset.synthesize_dataset` (the same tool as
     ``syntumor synthesize-dataset``: resumable, one record per case). A healthy case whose pancreas
@@ -112,8 +113,9 @@ def offline_synthetic(healthy: str, out: str | os.PathLike, size: str, seed: int
     """
     from ..insertion.dataset import synthesize_dataset
 
-    folder = Path(out) / "data" / f"synthetic-{size}-s{seed}"
-    result = synthesize_dataset(healthy, folder, classes=size, per_case=int(copies),
+    folder = Path(out) / "data" / f"synthetic-{Path(size).stem if size.endswith('.json') else size}-s{seed}"
+    size_class, classes = ("mixed", size) if size.endswith(".json") else (size, size_classes)
+    result = synthesize_dataset(healthy, folder, classes=size_class, per_case=int(copies), size_classes=classes,
                                 seed=child_seed(seed, "offline", size), progress=progress)
     if result["written"] + result["skipped"] == 0:
         first = next(iter(result["errors"].items()), ("", "no labelled healthy case"))

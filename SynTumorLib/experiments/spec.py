@@ -16,8 +16,13 @@ versions). Keys::
     budget                 TrainConfig keys shared by the MONAI arms (iterations, crop_size, batch_size …)
     models                 per model: {"model": {name, args}, ...other TrainConfig keys}; "nnunet":
                            NNUNetConfig keys (epochs, iterations_per_epoch, …)
-    synthesis              {synthetic_prob, offline_copies} — online probability; offline copies per
-                           healthy case for nnU-Net size arms
+    synthesis              {synthetic_prob, offline_copies, size_classes} — online probability; offline
+                           copies per healthy case for nnU-Net size arms; the size classes the size arms
+                           draw from: a preset ("syntumor", the default, or "difftumor"), a size-class
+                           JSON as ``syntumor sizes analyze`` writes (a relative path in a spec file is
+                           resolved against the file's folder, one given with --set against the working
+                           directory) or such an object inline; a file is held as its content. Every size arm (tiny … large)
+                           must be a class of it; "mixed" draws with its probabilities
     noise_options          extra keyword arguments of corrupt_dataset (control_points, mode …)
     evaluation             {tolerance_mm, size_classes, include_empty}
     device                 auto | cpu | cuda
@@ -56,7 +61,7 @@ PHANTOM_DEFAULTS = {"n_real": 10, "n_healthy": 6, "seed": 0, "spacing": [2.0, 2.
                     "fov_mm": [128.0, 96.0, 80.0], "tumours": 1}
 SPLIT_DEFAULTS = {"test_fraction": 0.2, "val_fraction": 0.2, "n_folds": None, "folds": None}
 EVAL_DEFAULTS = {"tolerance_mm": 2.0, "size_classes": "syntumor", "include_empty": False}
-SYNTH_DEFAULTS = {"synthetic_prob": 0.5, "offline_copies": 2}
+SYNTH_DEFAULTS = {"synthetic_prob": 0.5, "offline_copies": 2, "size_classes": "syntumor"}
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,52 @@ def _expand_arms(arms: Any) -> list[Arm]:
     return out
 
 
+def _anchor(value: str, base_dir: Path) -> str:
+    """A relative size-class path made absolute against ``base_dir``; presets are left alone."""
+    from ..geometry.sizes import PRESETS
+
+    if value in PRESETS or not value.strip() or Path(value).expanduser().is_absolute():
+        return value
+    return str(base_dir / value)
+
+
+def _size_classes(value: Any, arms: list[Arm], base_dir: Path | None) -> str | dict:
+    """Validate ``synthesis.size_classes``: a preset name stays a name; a JSON file becomes its content.
+
+    A relative path is resolved against ``base_dir`` (default: the working directory; :func:`load_spec`
+    has already anchored a path written in a spec file to that file's folder). The classes are then held as data (``{"source": path, "name", "classes", "probabilities"}``), so the
+    saved ``OUT/spec.json`` and every arm's training config replay without the file, and an edited
+    file shows up as a different spec.
+    """
+    from ..geometry.sizes import PRESETS, load_size_classes
+
+    key = "synthesis.size_classes"
+    source = value
+    if isinstance(value, str) and value.strip() and value not in PRESETS:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        if not path.is_file():
+            _fail(f"{key}: {value!r} is neither one of the presets {', '.join(PRESETS)} nor an existing size-class "
+                  f"JSON file ({path}); `syntumor sizes analyze` writes one")
+        source = str(path.resolve())
+    elif not (isinstance(value, dict) or value in PRESETS):
+        _fail(f"{key} must be a preset ({', '.join(PRESETS)}), a size-class JSON path or its object, got {value!r}")
+    try:
+        sizes = load_size_classes(source)
+    except InputError as e:
+        _fail(f"{key}: {e}")
+    for a in arms:
+        if a.size not in ("none", "mixed") and not a.size.endswith(".json") and a.size not in sizes.names:
+            _fail(f"{key} ({sizes.name}) has no class {a.size!r} for arm {a.arm_id}; its classes: "
+                  f"{', '.join(sizes.names)}")
+    if not isinstance(value, str) or value in PRESETS:
+        return value  # a preset, or classes given (or saved) as an object: kept as written
+    d = read_json(source)  # the file as written (not re-normalised), so a reload compares equal
+    return {"source": source, "name": d.get("name", sizes.name), "classes": d["classes"],
+            "probabilities": d.get("probabilities") or {}}
+
+
 @dataclass
 class StudySpec:
     """A validated study spec (see the module doc for the keys)."""
@@ -155,7 +206,8 @@ class StudySpec:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_dict(cls, d: Any) -> StudySpec:
+    def from_dict(cls, d: Any, base_dir: str | Path | None = None) -> StudySpec:
+        """Validate a spec dict; ``base_dir`` (the spec file's folder) anchors relative paths."""
         if not isinstance(d, dict):
             _fail(f"must be a JSON object, got {type(d).__name__}")
         unknown = sorted(set(d) - TOP_KEYS)
@@ -206,14 +258,20 @@ class StudySpec:
         for key in ("budget", "noise_options", "reference"):
             if not isinstance(d.get(key) or {}, dict):
                 _fail(f"'{key}' must be an object")
+        synthesis = _merge("synthesis", SYNTH_DEFAULTS, d.get("synthesis"))
+        synthesis["size_classes"] = _size_classes(synthesis["size_classes"], arms,
+                                                  None if base_dir is None else Path(base_dir))
+        raw = copy.deepcopy(d)
+        if "size_classes" in (d.get("synthesis") or {}):
+            raw["synthesis"]["size_classes"] = copy.deepcopy(synthesis["size_classes"])
         return cls(
             name=name, table=table, datasets=datasets, arms=arms, title=str(d.get("title", "")),
             description=str(d.get("description", "")), phantom=_merge("phantom", PHANTOM_DEFAULTS, d.get("phantom")),
             split=split, seeds=list(seeds), budget=dict(d.get("budget") or {}), models=copy.deepcopy(models),
-            synthesis=_merge("synthesis", SYNTH_DEFAULTS, d.get("synthesis")),
+            synthesis=synthesis,
             noise_options=dict(d.get("noise_options") or {}),
             evaluation=_merge("evaluation", EVAL_DEFAULTS, d.get("evaluation")), device=device,
-            reference=dict(d.get("reference") or {}), raw=copy.deepcopy(d),
+            reference=dict(d.get("reference") or {}), raw=raw,
         )
 
     @property
@@ -270,6 +328,11 @@ def load_spec(path_or_name: str | Path, overrides: list[str] | None = None) -> S
             raise InputError(f"{path_or_name}: spec file not found (shipped specs: {', '.join(names)})")
     d = read_json(p)
     try:
+        # A size-class path written in the file is relative to the file; one given with --set, to the
+        # working directory (where the user typed it).
+        synthesis = d.get("synthesis") if isinstance(d, dict) else None
+        if isinstance(synthesis, dict) and isinstance(synthesis.get("size_classes"), str):
+            d["synthesis"]["size_classes"] = _anchor(synthesis["size_classes"], p.parent)
         return StudySpec.from_dict(apply_overrides(d, overrides))
     except InputError as e:
         raise InputError(f"{p}: {e}") from None

@@ -78,6 +78,9 @@ def monai_train_config(spec: StudySpec, run: Run, data: dict, splits: dict) -> d
     cfg["data"] = {"real": data["real"], "arm": run.arm.size,
                    "healthy": data["healthy"] if run.arm.size != "none" else None,
                    "synthetic_prob": spec.synthesis["synthetic_prob"], "noisy_labels": data.get("noisy")}
+    if run.arm.size != "none":
+        # a preset name, or the classes themselves: the model folder's config.json replays the arm
+        cfg["data"]["size_classes"] = spec.synthesis["size_classes"]
     cfg["split"] = {k: list(splits[k]) for k in ("train", "val", "test")}
     cfg["seed"] = run.seed
     cfg["device"] = spec.device
@@ -133,21 +136,30 @@ def _train_and_predict_nnunet(spec, run, data, splits, folder: Path, progress) -
     return {"train_s": round(t1 - t0, 2), "predict_s": round(time.perf_counter() - t1, 2)}
 
 
-def run_one(spec: StudySpec, run: Run, datasets: dict, out: Path, progress: ProgressCallback | None = None) -> dict:
-    """Prepare the arm's data, train, predict the test cases, evaluate; write ``result.json``."""
-    from ..metrics.evaluate import evaluate_folders
+def run_data(spec: StudySpec, run: Run, datasets: dict, out: Path) -> tuple[dict, dict]:
+    """(splits, datasets of the run): the split lists and the arm's derived sets (noisy labels, offline
+    synthetic cases). Idempotent — every writer skips what exists — so a parallel study prepares them
+    once in the parent before the workers start (arms sharing a noise level share its folder)."""
     from .data import noisy_dataset, offline_synthetic
 
-    cb = progress or (lambda f, m: None)
-    folder = run.folder(out)
-    t0 = time.perf_counter()
     splits = study_splits(spec, datasets["real"], run.seed, run.fold, out)
     data = dict(datasets)
     if run.arm.noise != "none":
         data["noisy"] = noisy_dataset(datasets["real"], out, run.arm.noise, run.seed, spec.noise_options)
     if run.arm.size != "none" and run.arm.model == "nnunet":
         data["synthetic"] = offline_synthetic(datasets["healthy"], out, run.arm.size, run.seed,
-                                              spec.synthesis["offline_copies"])
+                                              spec.synthesis["offline_copies"], spec.synthesis["size_classes"])
+    return splits, data
+
+
+def run_one(spec: StudySpec, run: Run, datasets: dict, out: Path, progress: ProgressCallback | None = None) -> dict:
+    """Prepare the arm's data, train, predict the test cases, evaluate; write ``result.json``."""
+    from ..metrics.evaluate import evaluate_folders
+
+    cb = progress or (lambda f, m: None)
+    folder = run.folder(out)
+    t0 = time.perf_counter()
+    splits, data = run_data(spec, run, datasets, out)
     step = _train_and_predict_nnunet if run.arm.model == "nnunet" else _train_and_predict_monai
     timings = step(spec, run, data, splits, folder, cb)
     ev = spec.evaluation
@@ -170,12 +182,21 @@ def run_study(
     only: list[str] | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Run (or, with ``dry_run``, only list) every pending run of ``spec``; then write the tables.
+
+    ``jobs`` > 1 trains that many runs at once, each in its own process (spawned: no fork of a
+    process holding torch threads). Why: the smoke and demo arms train tiny networks on one torch
+    thread each (two threads make such small steps slower), so on an n-core CPU n arms side by side
+    use the cores that one arm cannot. Results are identical to a serial run (each run is seeded on
+    its own). On one GPU keep ``jobs`` 1 unless the arms are small.
 
     Returns ``{"runs": [{"arm", "split", "status", "folder"}...], "outputs": {...}, "wall_s"}``;
     status is ``done`` (skipped: result.json exists), ``ran`` or ``pending`` (dry run).
     """
+    if int(jobs) < 1:
+        raise InputError(f"jobs must be ≥ 1, got {jobs}")
     from .data import resolve_datasets
     from .tables import write_outputs
 
@@ -197,8 +218,10 @@ def run_study(
     cb = progress or (lambda f, m: None)
     pending = [r for r, s in zip(runs, status, strict=True) if s["status"] == "pending"]
     datasets = resolve_datasets(spec, out, progress=lambda f, m: cb(0.0, m)) if pending else None
+    if int(jobs) > 1 and len(pending) > 1:
+        _run_parallel(spec, runs, status, datasets, out, int(jobs), cb)
     for n, (r, s) in enumerate(zip(runs, status, strict=True)):
-        if s["status"] == "done":
+        if s["status"] != "pending":
             continue
         run_one(spec, r, datasets, out, lambda f, m, n=n, r=r: cb((n + f) / len(runs), f"{r.arm.arm_id}: {m}"))
         s["status"] = "ran"
@@ -209,7 +232,53 @@ def run_study(
     return {"runs": status, "outputs": outputs, "wall_s": wall}
 
 
+def _worker(spec: StudySpec, run: Run, datasets: dict, out: Path) -> str:
+    """One run in a worker process (module-level so that it pickles); one torch thread per worker."""
+    import torch
+
+    torch.set_num_threads(1)
+    run_one(spec, run, datasets, out)
+    return run.arm.arm_id
+
+
+def _run_parallel(spec: StudySpec, runs: list[Run], status: list[dict], datasets: dict, out: Path, jobs: int,
+                  cb: ProgressCallback) -> None:
+    """Train the pending runs ``jobs`` at a time; marks each finished one ``ran`` in ``status``.
+
+    Shared derived data is prepared first, serially, so no two workers write the same folder. A
+    failing run raises here (after the others finish) with its arm named; finished runs keep their
+    ``result.json``, so a re-run continues with what is left.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    todo = [(r, s) for r, s in zip(runs, status, strict=True) if s["status"] == "pending"]
+    for r, _ in todo:
+        run_data(spec, r, datasets, out)
+    errors = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_worker, spec, r, datasets, out): (r, s) for r, s in todo}
+        for n, fut in enumerate(as_completed(futures)):
+            r, s = futures[fut]
+            try:
+                fut.result()
+            except Exception as e:  # noqa: BLE001 - reported with the arm's name below
+                errors.append(f"{r.arm.arm_id} {r.split_name}: {type(e).__name__}: {e}")
+                s["status"] = "failed"
+                continue
+            s["status"] = "ran"
+            cb((n + 1) / len(todo), f"{r.arm.arm_id} {r.split_name} done ({n + 1}/{len(todo)})")
+    if errors:
+        raise InputError("study runs failed (finished runs are kept; re-run to retry): " + "; ".join(errors))
+
+
 def _core(d: dict) -> dict:
     """The parts of a spec that change results (arms may be added; titles and references may change)."""
-    return {k: d.get(k) for k in ("datasets", "phantom", "split", "seeds", "budget", "models", "synthesis",
+    from .spec import SYNTH_DEFAULTS
+
+    core = {k: d.get(k) for k in ("datasets", "phantom", "split", "seeds", "budget", "models", "synthesis",
                                   "noise_options", "evaluation")}
+    # synthesis gained keys with defaults (size_classes): stating a default is the same spec
+    if isinstance(core["synthesis"], dict) or core["synthesis"] is None:
+        core["synthesis"] = {**SYNTH_DEFAULTS, **(core["synthesis"] or {})}
+    return core

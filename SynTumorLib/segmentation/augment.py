@@ -95,13 +95,15 @@ def _affine(img: np.ndarray, lab: np.ndarray, angles: np.ndarray, shift: np.ndar
     return x[0].numpy(), y[0].numpy()
 
 
-def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float]) -> Callable[[dict, int], dict] | None:
+def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float],
+                     size_classes: str | dict = "syntumor") -> Callable[[dict, int], dict] | None:
     """Online synthesis ``synthesize(sample, seed) -> sample`` for healthy crops (HU), or None for arm 'none'.
 
     Wraps ``SynTumorLib.insertion.transform.SynthesizeTumourd`` (a MONAI dictionary transform that
-    inserts tumours of the arm's size class — the ``syntumor`` preset's radii, or the classes of a
-    size-class JSON mixed — with probability ``prob`` and labels them 2). ``spacing_kji``: voxel
-    size of the crop's array axes.
+    inserts tumours of the arm's size class — class ``arm`` of ``size_classes`` (a preset, a
+    size-class JSON or its object), or, for an arm that is itself a size-class JSON, its classes
+    mixed — with probability ``prob`` and labels them 2). ``spacing_kji``: voxel size of the crop's
+    array axes.
     """
     if arm == "none":
         return None
@@ -110,7 +112,7 @@ def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float]) -> Cal
     except ImportError as e:
         raise InputError(f"online synthesis (arm '{arm}') needs SynTumorLib.insertion.transform ({e})") from None
     # a size-class JSON defines its own classes; train on their mix
-    size_class, classes = ("mixed", arm) if arm.endswith(".json") else (arm, "syntumor")
+    size_class, classes = ("mixed", arm) if arm.endswith(".json") else (arm, size_classes)
     transform = SynthesizeTumourd(keys=("image", "label"), size_class=size_class, classes=classes, prob=float(prob),
                                   intensity="hu", spacing=tuple(float(s) for s in spacing_kji), record_key=None)
 

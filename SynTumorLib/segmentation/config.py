@@ -33,6 +33,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "real": None,  # MSD-like folder of real tumour cases (its train split is used)
     "healthy": None,  # folder of healthy cases that receive online synthetic tumours
     "arm": "none",  # size arm: none|tiny|small|medium|large|mixed|path to a size-class JSON
+    "size_classes": "syntumor",  # the classes a named arm is drawn from: preset, size-class JSON path or its object
     "synthetic_prob": 0.5,  # probability of synthesising a tumour on a healthy crop
     "offline_synthetic": None,  # MSD folder of pre-generated synthetic cases (all used for training)
     "noisy_labels": None,  # MSD copy of `real` with corrupted labels (same case ids): train on them
@@ -105,6 +106,7 @@ class TrainConfig:
         arm = self.data["arm"]
         if not isinstance(arm, str) or not (arm in ARMS or arm.endswith(".json")):
             fail(f"data.arm must be one of {', '.join(ARMS)} or a size-class .json file, got {arm!r}")
+        _check_size_classes(self.data["size_classes"], arm, fail)
         if arm != "none" and not self.data["healthy"]:
             fail(f"data.arm is '{arm}' but no 'data.healthy' dataset is given to synthesise tumours into")
         if not 0.0 <= float(self.data["synthetic_prob"]) <= 1.0:
@@ -172,6 +174,24 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _check_size_classes(value: Any, arm: str, fail) -> None:
+    """data.size_classes: a preset or an object is checked now (no I/O); a JSON path when training
+    starts, so that a model folder whose class file has moved still loads."""
+    from ..geometry.sizes import PRESETS, load_size_classes
+
+    if isinstance(value, str) and value.lower().endswith(".json"):
+        return
+    if not (isinstance(value, dict) or value in PRESETS):
+        fail(f"data.size_classes must be a preset ({', '.join(PRESETS)}), a size-class .json file or its object, "
+             f"got {value!r}")
+    try:
+        sizes = load_size_classes(value)
+    except InputError as e:
+        fail(f"data.size_classes: {e}")
+    if arm not in ("none", "mixed") and not arm.endswith(".json") and arm not in sizes.names:
+        fail(f"data.arm {arm!r} is not a class of data.size_classes ({sizes.name}: {', '.join(sizes.names)})")
 
 
 def _merge(name: str, defaults: dict, given: dict | None, drop_none: bool = False) -> dict:

@@ -3,7 +3,8 @@
 Layout::
 
     config.json          the resolved TrainConfig (planned network, spacing) — rebuilds the network
-    model.safetensors    weights (the selected checkpoint: best validation tumour Dice, else last)
+    model.safetensors    weights (the selected checkpoint: best validation tumour Dice, ties → pancreas Dice,
+                         then later step; no validation split → last)
     model_card.json/.md  data, arm, steps, validation metrics, library version, sha256 of the weights
     splits.json          train / val / test case ids
     (training also leaves log.csv, log.json, loss.png and checkpoints/ — not needed for inference)

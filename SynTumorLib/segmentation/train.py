@@ -72,6 +72,18 @@ def compute_loss(loss_fn, out, target):
     return loss_fn(out, target)
 
 
+def is_better(metrics: dict, best: dict | None) -> bool:
+    """Model selection: does validation ``metrics`` beat the ``best`` so far (None: nothing yet)?
+
+    Higher tumour Dice wins. Ties go to the higher pancreas Dice, then to the later step: early in
+    training (or on a tiny validation split) tumour Dice is often 0 at every validation, and keeping
+    the first checkpoint on such a tie selected barely trained weights that predict only background.
+    """
+    if best is None:
+        return True
+    return (metrics["tumour_dice"], metrics["pancreas_dice"]) >= (best["tumour_dice"], best["pancreas_dice"])
+
+
 def _params_digest(net) -> str:
     h = hashlib.sha256()
     for k, v in sorted(net.state_dict().items()):
@@ -277,7 +289,8 @@ def _train(cfg, out, resume, progress, device, info, torch, build_network) -> Pa
     from .augment import make_augmenter, make_synthesizer
 
     sampler = CropSampler(train_cases, cfg.crop_size, cfg.seed, info.rank, cfg.pos_fraction,
-                          make_synthesizer(cfg.data["arm"], cfg.data["synthetic_prob"], cfg.spacing[::-1]),
+                          make_synthesizer(cfg.data["arm"], cfg.data["synthetic_prob"], cfg.spacing[::-1],
+                                           cfg.data["size_classes"]),
                           cfg.hu_window, make_augmenter(cfg.augment))
     bs = cfg.batch_size
     batches = [list(range(s * bs, (s + 1) * bs)) for s in range(start, total)]
@@ -305,7 +318,7 @@ def _train(cfg, out, resume, progress, device, info, torch, build_network) -> Pa
             if info.is_main:
                 metrics = validate(net, val_cases, cfg, device)
                 row.update(val_tumour_dice=metrics["tumour_dice"], val_pancreas_dice=metrics["pancreas_dice"])
-                if metrics["tumour_dice"] > best["score"]:
+                if is_better(metrics, best["metrics"]):
                     best = {"score": metrics["tumour_dice"], "step": step, "metrics": metrics}
                     save_weights(net.state_dict(), out / "checkpoints" / "best.safetensors")
             ddp.barrier(info)
@@ -355,4 +368,4 @@ def _finish(out, cfg, net, splits, history, best, total, info, torch) -> Path:
     return out
 
 
-__all__ = ["train", "lr_at", "make_loss", "compute_loss", "validate", "WEIGHTS"]
+__all__ = ["train", "lr_at", "make_loss", "compute_loss", "validate", "is_better", "WEIGHTS"]

@@ -5,6 +5,7 @@ Examples::
     syntumor dataset list ~/data/Task07_Pancreas
     syntumor dataset check ~/data/Task07_Pancreas --json check.json
     syntumor dataset export-nnunet ~/data/Task07_Pancreas --out ~/nnUNet_raw --id 501 --name PancreasSyn
+    syntumor dataset export-nnunet ~/data/Task07_Pancreas --synthetic runs/syn_large --out ~/nnUNet_raw --id 502 --name PancreasPlusSyn
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _export(args) -> int:
 
     ds = _open(args)
     folder = export_nnunet(ds, args.out, args.id, args.name, cases=args.cases, test_cases=args.test_cases,
-                           progress=progress_bar("exporting"))
+                           synthetic=args.synthetic, noisy=args.noisy, progress=progress_bar("exporting"))
     print(folder)
     return 0
 
@@ -87,11 +88,18 @@ def register(sub) -> None:
 
     e = dsub.add_parser("export-nnunet", help="write an nnU-Net v2 raw dataset (DatasetNNN_Name)",
                         description="Export to nnU-Net v2 raw format: imagesTr/<case>_0000.nii.gz, labelsTr/, "
-                                    "dataset.json. Re-running resumes an interrupted export.")
+                                    "dataset.json, syntumor_sources.json. Optionally add an offline synthetic "
+                                    "dataset (cases named syn_<case>) and/or take the training labels from a "
+                                    "noisy-label dataset. Re-running resumes an interrupted export; cases no "
+                                    "longer selected are removed.")
     _add_source(e)
     e.add_argument("--out", type=Path, required=True, help="nnU-Net raw folder (nnUNet_raw)")
     e.add_argument("--id", type=int, required=True, help="dataset id 1..999 (e.g. 501)")
     e.add_argument("--name", required=True, help="dataset name, e.g. PancreasSyn")
     e.add_argument("--cases", nargs="+", default=None, metavar="ID", help="training case ids (default: all labelled)")
     e.add_argument("--test-cases", nargs="+", default=None, metavar="ID", help="case ids for imagesTs")
+    e.add_argument("--synthetic", type=Path, default=None, metavar="DIR",
+                   help="offline synthetic dataset: every case is added to training as syn_<case>")
+    e.add_argument("--noisy", type=Path, default=None, metavar="DIR",
+                   help="noisy-label dataset: each training case takes its label from the same case id there")
     e.set_defaults(func=_export)

@@ -19,7 +19,7 @@ def _run(args) -> int:
     from .nnunet import progress_bar
 
     spec = load_spec(args.spec, args.set)
-    res = run_study(spec, args.out, only=args.only, dry_run=args.dry_run,
+    res = run_study(spec, args.out, only=args.only, dry_run=args.dry_run, jobs=args.jobs,
                     progress=None if args.dry_run else progress_bar(f"study {spec.name}"))
     if args.dry_run:
         print(f"study {spec.name}: {len(res['runs'])} run(s); data: real={res['datasets']['real']} "
@@ -71,6 +71,9 @@ def register(sub) -> None:
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a spec value, e.g. datasets.real=/data/Task07_Pancreas or budget.iterations=500")
     r.add_argument("--dry-run", action="store_true", help="validate the spec and list the runs; train nothing")
+    r.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N runs at once, one process each (CPU: up to the number of cores; results are the "
+                        "same as serial)")
     r.set_defaults(func=_run)
     ls = ssub.add_parser("list", help="list the shipped study specs")
     ls.set_defaults(func=_list)

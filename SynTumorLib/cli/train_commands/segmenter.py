@@ -28,6 +28,8 @@ def register(tsub) -> None:
     p.add_argument("--dataset", help="real-tumour dataset folder (MSD layout or any open_dataset kind)")
     p.add_argument("--healthy", help="healthy dataset folder that receives online synthetic tumours")
     p.add_argument("--arm", help="synthetic size arm: none|tiny|small|medium|large|mixed|SIZES.json")
+    p.add_argument("--size-classes", help="classes the arm is drawn from: syntumor (default), difftumor or a "
+                                          "size-class JSON (`syntumor sizes analyze`)")
     p.add_argument("--synthetic-dataset", help="offline synthetic dataset folder (all cases used for training)")
     p.add_argument("--noisy-labels", help="copy of --dataset with corrupted labels to train on")
     p.add_argument("--model", choices=("unet", "dynunet", "swinunetr"), help="network")
@@ -58,7 +60,7 @@ def build_config(args):
     elif not (args.dataset or args.healthy or args.synthetic_dataset):
         raise InputError("give --config or at least --dataset (or --healthy / --synthetic-dataset)")
     data = dict(d.get("data") or {})
-    for opt, key in (("dataset", "real"), ("healthy", "healthy"), ("arm", "arm"),
+    for opt, key in (("dataset", "real"), ("healthy", "healthy"), ("arm", "arm"), ("size_classes", "size_classes"),
                      ("synthetic_dataset", "offline_synthetic"), ("noisy_labels", "noisy_labels")):
         if getattr(args, opt) is not None:
             data[key] = getattr(args, opt)

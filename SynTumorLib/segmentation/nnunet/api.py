@@ -3,7 +3,7 @@
 Work folder layout (everything an nnU-Net experiment is, on disk)::
 
     WORK/nnunet.json            our settings: NNUNetConfig, sources, case lists, split, timings
-    WORK/nnUNet_raw/Dataset<ID>_<name>/       composed by :func:`.raw.compose_raw_dataset`
+    WORK/nnUNet_raw/Dataset<ID>_<name>/       written by :func:`SynTumorLib.data.nnunet_export.export_nnunet`
     WORK/nnUNet_preprocessed/Dataset<ID>_<name>/   plans, preprocessed data, our splits_final.json
     WORK/nnUNet_results/Dataset<ID>_<name>/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_F/
     WORK/logs/{plan,train,predict}.log        nnU-Net's console output
@@ -36,13 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ...data.nnunet_export import SOURCES_FILE, export_nnunet
 from ...utils.atomic import write_json_atomic
 from ...utils.errors import InputError, ModelFolderError, SynTumorError
 from ...utils.jsonio import read_json
 from ...utils.progress import ProgressCallback
 from .config import NNUNetConfig
 from .env import ERROR_PREFIX, set_nnunet_env
-from .raw import SYNTHETIC_PREFIX, compose_raw_dataset
 
 _EPOCH_RE = re.compile(r"Epoch (\d+)\s*$")
 
@@ -140,8 +140,8 @@ def train_nnunet(
         work: the work folder (created; a re-run with the same settings resumes).
         config: :class:`NNUNetConfig` or its dict (default: nnU-Net's full budget).
         synthetic / noisy: an offline synthetic dataset added to training, or a dataset whose
-            labels replace the real labels (see :func:`.raw.compose_raw_dataset`).
-        train_cases, val_cases: real case ids; exported = train + val (None = every case). With
+            labels replace the real labels (see :func:`SynTumorLib.data.nnunet_export.export_nnunet`).
+        train_cases, val_cases: real case ids; exported = train + val (None = every labelled case). With
             ``val_cases`` fold 0 is exactly that split; otherwise a seeded 5-fold split of the real
             cases is written (synthetic cases are always training cases).
 
@@ -151,6 +151,9 @@ def train_nnunet(
     """
     cfg = config if isinstance(config, NNUNetConfig) else NNUNetConfig.from_dict(config or {})
     work = Path(work).resolve()
+    if synthetic is not None and noisy is not None:
+        # One factor per run: a study arm adds synthetic tumours *or* degrades the labels.
+        raise InputError("give either a synthetic dataset or a noisy-label dataset, not both")
     if cfg.fold == "all" and val_cases:
         _make_splits([], [], val_cases, cfg)  # raises the "no validation split" error before any export
     if train_cases is not None and val_cases is not None and set(train_cases) & set(val_cases):
@@ -176,12 +179,13 @@ def train_nnunet(
         if progress:
             progress(frac, msg)
 
-    folder = compose_raw_dataset(work / "nnUNet_raw", cfg.dataset_id, cfg.name, real=dataset, cases=cases,
-                                 synthetic=synthetic, noisy=noisy,
-                                 progress=lambda f, m: report(0.1 * f, m))
-    ids = sorted(p.name.removesuffix(".nii.gz") for p in (folder / "labelsTr").glob("*.nii.gz"))
-    syn_ids = [i for i in ids if i.startswith(SYNTHETIC_PREFIX) and synthetic is not None]
-    real_ids = [i for i in ids if i not in set(syn_ids)]
+    # No imagesTs: training needs none, and an MSD dataset's test images would only cost time and disk.
+    folder = export_nnunet(dataset, work / "nnUNet_raw", cfg.dataset_id, cfg.name, cases=cases,
+                           synthetic=synthetic, noisy=noisy, unlabelled_as_test=False,
+                           progress=lambda f, m: report(0.1 * f, m))
+    exported = read_json(folder / SOURCES_FILE)["cases"]
+    syn_ids = sorted(i for i, src in exported.items() if src["role"] == "synthetic")
+    real_ids = sorted(i for i, src in exported.items() if src["role"] == "real" and src["split"] == "Tr")
     state["splits"] = _make_splits(real_ids, syn_ids, val_cases, cfg)
     write_json_atomic(state_path, state)
 

@@ -60,7 +60,7 @@ def step_plan(work: Path) -> None:
     state = _load_state(work)
     cfg = NNUNetConfig.from_dict(state["config"])
     n = cfg.preprocess_processes
-    # No integrity check: compose_raw_dataset already checked every grid and canonicalised labels,
+    # No integrity check: export_nnunet already checked every grid and canonicalised labels,
     # and the check costs another pool of worker processes.
     extract_fingerprints([cfg.dataset_id], num_processes=n, check_dataset_integrity=False, clean=True)
     plans_identifier = plan_experiments([cfg.dataset_id])

@@ -42,6 +42,7 @@ from .model_folder import load_into, load_model_folder, prefixed, save_model_fol
 from .training import (
     LossLog,
     amp_context,
+    broadcast_buffers,
     build_crop_bank,
     grad_scaler,
     load_checkpoint,
@@ -130,11 +131,19 @@ def train_autoencoder(dataset, out_dir: str | os.PathLike, config: str | os.Path
     adv_start, w_adv = int(tcfg.get("adv_start", 0)), float(tcfg.get("adv_weight", 0.01))
     kl_w = float(tcfg.get("kl_weight", 1e-6)) if cfg["autoencoder"].get("kind") == "kl" else 1.0
     run = {"l1": 0.0}
+    restart_every = int(tcfg.get("codebook_restart_every", 0))
+    restart_until = int(float(tcfg.get("codebook_restart_until", 0.75)) * total)
     ae.train()
     disc.train()
     for step in track(range(start, total), total=total - start, desc="autoencoder", disable=None if d.main else True):
         x, _m, _ = bank.batch(bs, seed, step, d.rank, pool=train_pool)
         x = x.to(d.device)
+        if restart_every and (step == 0 or (step % restart_every == 0 and step < restart_until)):
+            # codebook from data at step 0, then dead-code restarts (see TextureAutoencoder.restart_codes);
+            # the generator is seeded by the step, so a resumed run restarts exactly the same codes
+            if d.main:
+                ae.restart_codes(x, torch.Generator().manual_seed(child_seed(seed, "codebook", step)), step == 0)
+            broadcast_buffers(ae.codebook_buffers(), d)
         with amp_context(use_amp, d.device):
             recon, reg = ae_ddp(x)
             l1 = (recon.float() - x).abs().mean()

@@ -3,7 +3,9 @@
 Per step (Ho et al. 2020, Alg. 1, in the autoencoder's latent space): take a tumour crop ``x`` with
 mask ``y``; ``x_0 = s·E(x)`` (``s`` = 1/std of the training latents, Rombach et al. §4.3.2);
 ``z = (1 − y) ⊗ x_0``; ``t ~ U{0..T−1}``, ``ε ~ N(0, I)``; ``x_t = sqrt(ᾱ_t)·x_0 + sqrt(1 − ᾱ_t)·ε``;
-minimise ``‖ε − ε_θ([x_t, z, y], t, size)‖²``. The latents of all crops are computed once (the
+minimise ``‖ε − ε_θ([x_t, z, y], t, size)‖²`` — over the whole latent as the reference
+(``loss_outside_weight`` 1), or weighted towards the tumour (``y = 1``; the context counts
+``loss_outside_weight``), since sampling only ever uses the prediction inside the tumour. The latents of all crops are computed once (the
 autoencoder is frozen), and flips are applied to latents and masks together. The sampling weights
 are an exponential moving average (EMA) of the trained ones.
 
@@ -21,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...utils.errors import InputError
 from ...utils.progress import track
@@ -114,6 +115,9 @@ def train_diffusion(dataset, autoencoder_dir: str | os.PathLike, out_dir: str | 
     log = LossLog(out / "loss_log.csv", [f"loss_{n}" for n in names], start) if d.main else None
     total, bs = int(tcfg["steps"]), int(tcfg["batch_size"])
     cls_mode = dcfg.get("size_conditioning", "class") == "class"
+    w_out = float(tcfg.get("loss_outside_weight", 1.0))
+    if not 0.0 <= w_out <= 1.0:
+        raise InputError(f"diffusion_training.loss_outside_weight must be in [0, 1], got {w_out}")
     recent: dict[str, list[float]] = {n: [] for n in names}
     for net in nets.values():
         net.train()
@@ -136,7 +140,15 @@ def train_diffusion(dataset, autoencoder_dir: str | os.PathLike, out_dir: str | 
             labels = torch.from_numpy(bins[idx]).long().to(d.device) if cls_mode else None
             with amp_context(use_amp, d.device):
                 pred = ddp[n](condition(x_t, z, y).to(d.device), timesteps=t.to(d.device), class_labels=labels)
-                loss = F.mse_loss(pred.float(), eps.to(d.device))
+                err = (pred.float() - eps.to(d.device)).pow(2)
+                if w_out != 1.0:
+                    # weight the tumour's latent voxels (y = 1) 1 and the context w_out: at sampling time the
+                    # context is replaced by the noised real latent at every step (RePaint), so only the
+                    # prediction inside the tumour is ever used; a small w_out spends a small budget there
+                    w = y.to(d.device) + w_out * (1.0 - y.to(d.device))
+                    loss = (err * w).sum() / (w.sum() * err.shape[1])
+                else:
+                    loss = err.mean()
             opts[n].zero_grad(set_to_none=True)
             scalers[n].scale(loss).backward()
             scalers[n].step(opts[n])

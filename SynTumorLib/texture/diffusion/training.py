@@ -153,6 +153,13 @@ def wrap_ddp(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
     return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
 
 
+def broadcast_buffers(tensors: list[torch.Tensor], d: Dist) -> None:
+    """Copy rank 0's tensors to every rank (state changed outside autograd, e.g. a codebook restart)."""
+    if d.world > 1:
+        for t in tensors:
+            torch.distributed.broadcast(t, src=0)
+
+
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
