@@ -103,6 +103,9 @@ def test_codebook_restarts_keep_the_codebook_in_use(dataset, tmp_path):
         ae, _, _ = load_autoencoder(train_autoencoder(dataset, tmp_path / f"ae{every}", cfg, steps=8))
         used[every] = int((ae.net.quantizer.quantizer.ema_cluster_size > 1e-3).sum())
     assert used[2] > used[0] and used[2] >= 16, used
+    bad = {**AE, "autoencoder_training": {**AE["autoencoder_training"], "codebook_restart_every": -1}}
+    with pytest.raises(InputError, match="codebook_restart_every"):
+        train_autoencoder(dataset, tmp_path / "bad", bad, steps=1)
 
 
 def test_tumour_weighted_loss_option(dataset, ae_folder, tmp_path):

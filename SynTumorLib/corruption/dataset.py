@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from ..data.datasets import Case, Dataset, LabelSpec, open_dataset
 from ..data.io import read_volume, write_volume
 from ..data.msd import MSDWriter
 from ..data.volume import Volume
-from ..utils.atomic import atomic_path, write_json_atomic, write_text_atomic
+from ..utils.atomic import link_or_copy_atomic, write_json_atomic, write_text_atomic
 from ..utils.errors import InputError
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
@@ -81,15 +80,7 @@ def _image_header(case: Case, ds: Dataset) -> Volume:
 def _place_image(case: Case, dst: Path) -> str:
     """Hard-link (else copy) a NIfTI source; convert other formats. Returns how it was placed."""
     if case.image.is_file() and case.image.name.lower().endswith(".nii.gz"):
-        with atomic_path(dst) as tmp:
-            tmp.unlink()
-            try:
-                os.link(case.image, tmp)
-                how = "linked"
-            except OSError:
-                shutil.copy2(case.image, tmp)
-                how = "copied"
-        return how
+        return link_or_copy_atomic(case.image, dst)
     write_volume(read_volume(case.image), dst)
     return "converted"
 

@@ -45,7 +45,7 @@ class Budget:
     Training keys are the study's ``budget`` (TrainConfig) values shared by every arm; ``channels``
     are the U-Net's feature channels; ``insert_cases`` healthy cases receive one tumour per class in
     the insertion gallery; ``seeds`` are the study seeds (each its own split shuffle and training).
-    ``texture_*``: the diffusion texture's config (``auto``: ``default`` on a GPU, else ``tiny``) and
+    ``texture_*``: the diffusion texture's config name (``tiny`` | ``default``) and
     steps per training stage (None: the config's). ``study_jobs``: study runs trained side by side,
     one process each (the arms' tiny networks use one core each; see ``run_study(jobs=…)``).
     ``flip_prob``: the training augmentation's flip probability (None: the trainer's default).

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..utils.atomic import atomic_path, write_json_atomic
+from ..utils.atomic import atomic_path, link_or_copy_atomic, write_json_atomic
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 from .stages_data import _sub, study_seeds
@@ -40,10 +40,7 @@ def texture_plan(ctx) -> dict[str, Any]:
 
     b = ctx.budget
     device = "cuda" if (b.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
-    config = b.texture_config
-    if config == "auto":  # the reference-sized model only where a GPU makes it affordable
-        config = "default" if device == "cuda" else "tiny"
-    return {"config": config, "autoencoder_steps": b.texture_ae_steps, "diffusion_steps": b.texture_diffusion_steps,
+    return {"config": b.texture_config, "autoencoder_steps": b.texture_ae_steps, "diffusion_steps": b.texture_diffusion_steps,
             "device": device, "autoencoder_seed": ctx.child_seed("texture", "autoencoder"),
             "diffusion_seed": ctx.child_seed("texture", "diffusion"),
             "reused_model": str(ctx.texture_model) if ctx.texture_model else None}
@@ -74,12 +71,7 @@ def _train_split_dataset(ctx, case_ids: list[str]) -> Path:
         if writer.has_case(cid):
             continue
         for sub in ("imagesTr", "labelsTr"):
-            with atomic_path(dst / sub / f"{cid}.nii.gz") as tmp:
-                tmp.unlink()
-                try:
-                    os.link(src / sub / f"{cid}.nii.gz", tmp)
-                except OSError:
-                    shutil.copy2(src / sub / f"{cid}.nii.gz", tmp)
+            link_or_copy_atomic(src / sub / f"{cid}.nii.gz", dst / sub / f"{cid}.nii.gz")
         rec = src / "records" / f"{cid}.json"
         writer.register_case(cid, record=read_json(rec) if rec.exists() else None)
     return dst

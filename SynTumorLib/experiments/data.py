@@ -111,10 +111,11 @@ def offline_synthetic(healthy: str, out: str | os.PathLike, size: str, seed: int
     cannot host the class is listed under ``syntumor.failed`` in ``dataset.json`` rather than
     failing the study; only when no case at all could host it is that an error.
     """
+    from ..geometry.sizes import arm_classes
     from ..insertion.dataset import synthesize_dataset
 
     folder = Path(out) / "data" / f"synthetic-{Path(size).stem if size.endswith('.json') else size}-s{seed}"
-    size_class, classes = ("mixed", size) if size.endswith(".json") else (size, size_classes)
+    size_class, classes = arm_classes(size, size_classes)
     result = synthesize_dataset(healthy, folder, classes=size_class, per_case=int(copies), size_classes=classes,
                                 seed=child_seed(seed, "offline", size), progress=progress)
     if result["written"] + result["skipped"] == 0:

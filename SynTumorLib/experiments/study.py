@@ -152,14 +152,16 @@ def run_data(spec: StudySpec, run: Run, datasets: dict, out: Path) -> tuple[dict
     return splits, data
 
 
-def run_one(spec: StudySpec, run: Run, datasets: dict, out: Path, progress: ProgressCallback | None = None) -> dict:
-    """Prepare the arm's data, train, predict the test cases, evaluate; write ``result.json``."""
+def run_one(spec: StudySpec, run: Run, datasets: dict, out: Path, progress: ProgressCallback | None = None,
+            prepared: tuple[dict, dict] | None = None) -> dict:
+    """Prepare the arm's data (unless ``prepared``, :func:`run_data`'s result, is given), train,
+    predict the test cases, evaluate; write ``result.json``."""
     from ..metrics.evaluate import evaluate_folders
 
     cb = progress or (lambda f, m: None)
     folder = run.folder(out)
     t0 = time.perf_counter()
-    splits, data = run_data(spec, run, datasets, out)
+    splits, data = prepared if prepared is not None else run_data(spec, run, datasets, out)
     step = _train_and_predict_nnunet if run.arm.model == "nnunet" else _train_and_predict_monai
     timings = step(spec, run, data, splits, folder, cb)
     ev = spec.evaluation
@@ -232,12 +234,12 @@ def run_study(
     return {"runs": status, "outputs": outputs, "wall_s": wall}
 
 
-def _worker(spec: StudySpec, run: Run, datasets: dict, out: Path) -> str:
+def _worker(spec: StudySpec, run: Run, datasets: dict, out: Path, prepared: tuple[dict, dict]) -> str:
     """One run in a worker process (module-level so that it pickles); one torch thread per worker."""
     import torch
 
     torch.set_num_threads(1)
-    run_one(spec, run, datasets, out)
+    run_one(spec, run, datasets, out, prepared=prepared)
     return run.arm.arm_id
 
 
@@ -253,11 +255,11 @@ def _run_parallel(spec: StudySpec, runs: list[Run], status: list[dict], datasets
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     todo = [(r, s) for r, s in zip(runs, status, strict=True) if s["status"] == "pending"]
-    for r, _ in todo:
-        run_data(spec, r, datasets, out)
+    prepared = [run_data(spec, r, datasets, out) for r, _ in todo]
     errors = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_worker, spec, r, datasets, out): (r, s) for r, s in todo}
+        futures = {pool.submit(_worker, spec, r, datasets, out, prep): (r, s)
+                   for (r, s), prep in zip(todo, prepared, strict=True)}
         for n, fut in enumerate(as_completed(futures)):
             r, s = futures[fut]
             try:

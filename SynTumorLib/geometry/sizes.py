@@ -245,6 +245,16 @@ def load_size_classes(
     return out.with_probabilities(probabilities)
 
 
+def arm_classes(arm: str, size_classes: str | dict = "syntumor") -> tuple[str, str | dict]:
+    """(size class, class set) a training arm draws from: a named arm is a class of ``size_classes``;
+    an arm that is itself a size-class JSON means the mix of that file's classes.
+
+    >>> arm_classes("large"), arm_classes("q.json", "syntumor")
+    (('large', 'syntumor'), ('mixed', 'q.json'))
+    """
+    return ("mixed", arm) if str(arm).endswith(".json") else (arm, size_classes)
+
+
 def equivalent_radius_mm(volume_mm3: float | np.ndarray) -> float | np.ndarray:
     """Radius of the sphere with the same volume: r = (3V / 4π)^(1/3)."""
     return np.cbrt(3.0 * np.asarray(volume_mm3, dtype=np.float64) / (4.0 * math.pi))

@@ -111,8 +111,9 @@ def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float],
         from ..insertion.transform import SynthesizeTumourd
     except ImportError as e:
         raise InputError(f"online synthesis (arm '{arm}') needs SynTumorLib.insertion.transform ({e})") from None
-    # a size-class JSON defines its own classes; train on their mix
-    size_class, classes = ("mixed", arm) if arm.endswith(".json") else (arm, size_classes)
+    from ..geometry.sizes import arm_classes
+
+    size_class, classes = arm_classes(arm, size_classes)
     transform = SynthesizeTumourd(keys=("image", "label"), size_class=size_class, classes=classes, prob=float(prob),
                                   intensity="hu", spacing=tuple(float(s) for s in spacing_kji), record_key=None)
 

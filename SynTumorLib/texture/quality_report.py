@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.atomic import atomic_path, write_text_atomic
+from ..utils.atomic import write_text_atomic
 
 
 def _f(v, digits: int = 1) -> str:
@@ -85,10 +85,9 @@ def write_markdown(path: str | os.PathLike, summary: dict, skipped: Sequence[str
 def write_grid(path: str | os.PathLike, panels, methods: Sequence[str], title: str | None = None) -> Path:
     """One row per tumour: real, healthy twin, then each texture — axial slice through the tumour
     centre, window [−175, 250] HU, the tumour mask as a red contour."""
-    import matplotlib
+    from ..viz.overlay import _mpl, save_figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _mpl()  # Agg backend, imported only when a figure is drawn
 
     cols = ["real", "healthy", *methods]
     rows = max(1, len(panels))
@@ -111,7 +110,4 @@ def write_grid(path: str | os.PathLike, panels, methods: Sequence[str], title: s
     if title:
         fig.suptitle(title, fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)

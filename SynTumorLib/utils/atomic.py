@@ -52,3 +52,18 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     from .jsonio import dumps
 
     return write_text_atomic(path, dumps(obj) + "\n")
+
+
+def link_or_copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Place ``src`` at ``dst`` atomically: a hard link (no extra disk for derived datasets that reuse
+    an image), else a copy (another file system). Returns ``"linked"`` or ``"copied"``."""
+    import shutil
+
+    with atomic_path(dst) as tmp:
+        tmp.unlink()
+        try:
+            os.link(src, tmp)
+            return "linked"
+        except OSError:
+            shutil.copy2(src, tmp)
+            return "copied"

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...utils.errors import InputError
 from ...utils.progress import track
 from ...utils.seeding import child_seed, fresh_seed
 from .autoencoder import TextureAutoencoder, build_discriminator, build_perceptual_loss
@@ -131,8 +132,12 @@ def train_autoencoder(dataset, out_dir: str | os.PathLike, config: str | os.Path
     adv_start, w_adv = int(tcfg.get("adv_start", 0)), float(tcfg.get("adv_weight", 0.01))
     kl_w = float(tcfg.get("kl_weight", 1e-6)) if cfg["autoencoder"].get("kind") == "kl" else 1.0
     run = {"l1": 0.0}
-    restart_every = int(tcfg.get("codebook_restart_every", 0))
-    restart_until = int(float(tcfg.get("codebook_restart_until", 0.75)) * total)
+    restart_every, until = tcfg.get("codebook_restart_every", 0), tcfg.get("codebook_restart_until", 0.75)
+    if not isinstance(restart_every, int) or restart_every < 0 or not isinstance(until, (int, float)) \
+            or not 0 <= until <= 1:
+        raise InputError("autoencoder_training.codebook_restart_every must be an integer ≥ 0 (0: no restarts) and "
+                         f"codebook_restart_until a fraction in [0, 1]; got {restart_every!r}, {until!r}")
+    restart_until = int(float(until) * total)
     ae.train()
     disc.train()
     for step in track(range(start, total), total=total - start, desc="autoencoder", disable=None if d.main else True):

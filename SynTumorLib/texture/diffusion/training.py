@@ -219,10 +219,9 @@ class LossLog:
 
 def save_sample_png(path: Path, rows: list[tuple[str, np.ndarray]], mask: np.ndarray | None = None) -> Path:
     """A PNG grid: one column per crop, one row per named (B,1,S,S,S) array in [0,1], mid-tumour slices."""
-    import matplotlib
+    from ...viz.overlay import _mpl, save_figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _mpl()  # Agg backend, imported only when a figure is drawn
 
     n = rows[0][1].shape[0]
     fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n, 1.6 * len(rows)), squeeze=False)
@@ -240,7 +239,4 @@ def save_sample_png(path: Path, rows: list[tuple[str, np.ndarray]], mask: np.nda
             if b == 0:
                 ax.set_ylabel(name, fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=90)
