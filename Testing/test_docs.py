@@ -152,6 +152,8 @@ def test_docstring_conversion_for_the_api_reference():
     out = convert(doc)
     assert "Examples:\n    >>> d = {'a': [1]}" in out and "See ``dice``:" in out
     assert convert("Example::\n\n    syntumor demo\n") == "Example:\n\n    syntumor demo"  # a shell block stays a block
+    # a doctest in the body (no Example heading) becomes a code block, not nested Markdown quotes
+    assert convert("Sum.\n\n>>> f(1)\n2\n\nMore.") == "Sum.\n\n```pycon\n>>> f(1)\n2\n```\n\nMore."
     grouped = convert("Args:\n    pred, ref: label maps.\n    level / sigma_mm: one of them.\n")
     assert grouped.splitlines()[1:] == ["    pred: label maps.", "    ref: label maps.", "    level: one of them.",
                                         "    sigma_mm: one of them."]
@@ -211,7 +213,7 @@ def test_results_page_refuses_a_path_of_this_machine(tmp_path):
 
 
 def test_machine_paths_and_commands():
-    assert find_machine_paths("see /home/ana/x.py and /Users/bo/y") == ["/home/ana/", "/Users/bo/"]
+    assert find_machine_paths("see /home/jdoe/x.py and /Users/bo/y") == ["/home/jdoe/", "/Users/bo/"]
     assert find_machine_paths(f"{Path.home()}/data", REPO) != []
     assert find_machine_paths(str(REPO / "docs"), REPO) != []
     # example paths in how-to pages are not paths of this machine

@@ -151,8 +151,8 @@ _ANY_MACHINE = re.compile(r"(/home/[^/\s`'\")]+/|/Users/[^/\s`'\")]+/|/root/|[A-
 def find_machine_paths(text: str, root: Path | None = None) -> list[str]:
     """The machine-local paths ``text`` embeds (see :func:`machine_paths`), each once.
 
-    >>> find_machine_paths("made by /home/ana/src/x.py on 2 cores")
-    ['/home/ana/']
+    >>> find_machine_paths("made by /home/jdoe/src/x.py on 2 cores")
+    ['/home/jdoe/']
     >>> find_machine_paths("python benchmarks/bench_phantom.py --repeats 2")
     []
     """

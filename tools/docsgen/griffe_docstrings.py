@@ -8,6 +8,7 @@ badly; this rewrites them in memory, when mkdocstrings loads the package (the fi
   ``>>>`` starts nested block quotes and ``x["a"][0]`` is a reference link.)
 - Sphinx roles (``:class:`~SynTumorLib.data.volume.Volume```, ``:func:`x```) become code spans.
 - A paragraph ending in ``::`` (a reStructuredText literal-block marker) ends in ``:``.
+- Other ``>>>`` blocks (a doctest in the body of a docstring) become fenced ``pycon`` code blocks.
 - A grouped argument entry (``pred, ref: label maps`` or ``level / sigma_mm: ...``) becomes one entry
   per name, so that griffe still checks every documented name against the signature.
 
@@ -85,18 +86,34 @@ def convert(text: str) -> str:
     """
     lines = _split_groups(text.splitlines())
     out: list[str] = []
-    for n, line in enumerate(lines):
+    section = None  # indentation of the Examples: heading we are inside, if any
+    n = 0
+    while n < len(lines):
+        line = lines[n]
+        if section is not None and line.strip() and _indent(line) <= section:
+            section = None
         m = _EXAMPLE.match(line)
         following = next((x for x in lines[n + 1:] if x.strip()), "")
         if m and following.lstrip().startswith(">>>"):
             out.append(f"{m.group('indent')}Examples:")
+            section = len(m.group("indent"))
             note = m.group("note").strip()
             if note:  # "Example (CPU, tiny budget)::" keeps its note as the section's first text
                 out.append(following[: len(following) - len(following.lstrip())] + note.strip("() ") + ":")
+            n += 1
+            continue
+        if section is None and line.lstrip().startswith(">>>"):  # a doctest in the body: a code block
+            pad = " " * _indent(line)
+            out.append(pad + "```pycon")
+            while n < len(lines) and lines[n].strip():
+                out.append(pad + lines[n][len(pad):])
+                n += 1
+            out.append(pad + "```")
             continue
         if line.rstrip().endswith("::") and not line.lstrip().startswith(">>>"):
             line = line.rstrip()[:-1]
         out.append(_ROLE.sub(_role, line))
+        n += 1
     return "\n".join(out)
 
 
