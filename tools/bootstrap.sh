@@ -4,7 +4,7 @@
 #   bash tools/bootstrap.sh test   # create .venv, install SynTumorLib with test extras, run the test suite
 #   bash tools/bootstrap.sh docs   # create .venv, install the docs extra, build the site strictly (site/)
 #   bash tools/bootstrap.sh docs serve   # ... and serve it at http://127.0.0.1:8000 (live reload)
-# Extra arguments are passed on (to `syntumor demo` or to pytest).
+# Extra arguments are passed on (to `syntumor demo`, to pytest or to mkdocs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"; shift || true
@@ -29,10 +29,14 @@ case "$what" in
     ;;
   docs)
     .venv/bin/pip install -q -e ".[docs]"
+    export NO_MKDOCS_2_WARNING=1
+    if [ "${1:-}" = "serve" ]; then
+      shift
+      .venv/bin/python tools/build_docs.py --check || echo "(serving anyway; regenerate with python tools/build_docs.py)" >&2
+      exec .venv/bin/mkdocs serve "$@"
+    fi
     # the generated reference pages must match the code before the site is built from them
     .venv/bin/python tools/build_docs.py --check
-    export NO_MKDOCS_2_WARNING=1
-    if [ "${1:-}" = "serve" ]; then shift; exec .venv/bin/mkdocs serve "$@"; fi
     exec .venv/bin/mkdocs build --strict "$@"
     ;;
   *)
