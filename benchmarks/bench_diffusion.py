@@ -4,9 +4,10 @@ encode / decode time, training step time and peak memory, for the ``tiny`` and `
 
 Each configuration runs in its own process (so peak RSS is that configuration's own); weights are
 random — speed depends on the architecture, not on the training. Prints a side-by-side table with
-the default/tiny ratio.
+the default/tiny ratio and writes it to ``docs/results/diffusion.md`` (``--results DIR``, ``--no-results``).
 
-    .venv/bin/python benchmarks/bench_diffusion.py --threads 2 [--device cuda] [--configs tiny default]
+    python benchmarks/bench_diffusion.py --threads 2 [--device cuda] [--configs tiny default]
+    python benchmarks/bench_diffusion.py --configs tiny --repeat 1      # quickest
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from SynTumorLib.utils.results import ResultsPage  # noqa: E402
 
 STEPS = (4, 20, 50)
 
@@ -109,7 +113,13 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="results page folder")
+    ap.add_argument("--no-results", action="store_true", help="print only; write no results page")
     args = ap.parse_args(argv)
+    page = ResultsPage("diffusion", "Latent-diffusion texture: speed and memory",
+                       f"Random weights (speed depends on the architecture, not on the training), device "
+                       f"`{args.device}`, {args.threads} thread(s); each configuration in its own process so its peak "
+                       f"memory is its own; times per tumour crop, mean of {args.repeat} call(s) after one warm-up.")
     ctx = mp.get_context("spawn")
     results = []
     for name in args.configs:
@@ -120,20 +130,20 @@ def main(argv=None) -> int:
         p.join()
         print(f"{name}: done", flush=True)
     keys = [k for k in results[0] if k not in ("config",)]
-    head = "| measure | " + " | ".join(r["config"] for r in results)
-    head += " | ratio |" if len(results) == 2 else " |"
-    print("\n" + head)
-    print("|---" * (len(results) + 1 + (len(results) == 2)) + "|")
+    headers = ["measure", *(r["config"] for r in results)] + (["ratio"] if len(results) == 2 else [])
+    rows = []
     for k in keys:
         vals = [r.get(k) for r in results]
         cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in vals]
-        ratio = ""
         if len(results) == 2:
             a, b = vals
-            ratio = f" {b / a:.1f}× |" if isinstance(a, float) and isinstance(b, float) and a > 0 else " |"
-        print(f"| {k} | " + " | ".join(cells) + " |" + ratio)
+            cells.append(f"{b / a:.1f}×" if isinstance(a, float) and isinstance(b, float) and a > 0 else "")
+        rows.append([k, *cells])
+    page.table(headers, rows)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    if not args.no_results:
+        page.write(args.results)
     return 0
 
 

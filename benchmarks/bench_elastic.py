@@ -11,9 +11,11 @@ reference code calls), side by side in one run, on the same tumour labels.
    a two-sample Kolmogorov–Smirnov p-value.
 
 Needs ``pip install --no-binary elasticdeform elasticdeform==0.5.1`` (the wheel fails with numpy 2).
-Never run by the test suite. Run::
+Never run by the test suite. Prints the tables and writes them to ``docs/results/elastic.md``
+(``--results DIR``, ``--no-results``). Run::
 
-    .venv/bin/python benchmarks/bench_elastic.py [--seeds 20] [--json out.json]
+    python benchmarks/bench_elastic.py [--seeds 20] [--json out.json]
+    python benchmarks/bench_elastic.py --skip-full --no-stats      # quickest
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from SynTumorLib.geometry.elastic import (  # noqa: E402
     PAIRS,
@@ -37,6 +40,7 @@ from SynTumorLib.geometry.elastic import (  # noqa: E402
 )
 from SynTumorLib.metrics import dice  # noqa: E402
 from SynTumorLib.metrics.surface import hausdorff_from_distances, mean_from_distances, surface_distances  # noqa: E402
+from SynTumorLib.utils.results import ResultsPage  # noqa: E402
 
 
 def tumour_labels(diameters=(16, 28, 42)) -> list[tuple[str, np.ndarray]]:
@@ -105,6 +109,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-full", action="store_true", help="skip the 512×512×120 timing (elasticdeform ≈ minutes)")
     p.add_argument("--no-stats", action="store_true", help="speed and identity only")
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="results page folder")
+    p.add_argument("--no-results", action="store_true", help="print only; write no results page")
     args = p.parse_args(argv)
     try:
         import elasticdeform as ed
@@ -113,14 +119,17 @@ def main(argv=None) -> int:
         return 2
     from scipy.stats import ks_2samp
 
+    page = ResultsPage("elastic", "Elastic deformation against elasticdeform",
+                       "The library's elastic deformation (`geometry.elastic`) side by side with "
+                       "`elasticdeform.deform_random_grid` (what the reference code calls), on the same phantom "
+                       "tumour labels at 1 mm (σ in voxels = σ in mm).")
     results: dict = {"timing": [], "identity": [], "statistics": []}
     tumours = tumour_labels()
     name, tum = tumours[1]
-    print(f"# Speed ({name}, σ = 3 mm, best of runs; seconds)")
-    print(f"{'case':34s} {'mode':12s} {'SynTumorLib':>12s} {'elasticdeform':>14s} {'ratio':>7s}")
     cases = [("96³ crop around the tumour", (96, 96, 96), 1)]
     if not args.skip_full:
         cases.insert(0, ("full 120×512×512 label", (120, 512, 512), 1))
+    rows = []
     for label, shape, rep in cases:
         corner = [(s - t) // 2 for s, t in zip(shape, tum.shape, strict=True)]
         arr = place(tum, shape, corner)
@@ -128,9 +137,11 @@ def main(argv=None) -> int:
             ours = timed(lambda a=arr, md=mode: elastic_deform_mask(a, 3.0, (1.0, 1.0, 1.0), seed=0, mode=md), 3)
             theirs = timed(lambda a=arr, md=mode: ref_random(ed, a, 3.0, 0, md), rep)
             results["timing"].append({"case": label, "mode": mode, "ours_s": ours, "elasticdeform_s": theirs})
-            print(f"{label:34s} {mode:12s} {ours:12.3f} {theirs:14.3f} {theirs / ours:6.1f}×", flush=True)
+            rows.append((label, mode, f"{ours:.3f}", f"{theirs:.3f}", f"{theirs / ours:.1f}×"))
+    page.section("Speed", f"{name}, σ = 3 mm; SynTumorLib best of 3 runs, elasticdeform one run; seconds.")
+    page.table(["case", "mode", "SynTumorLib s", "elasticdeform s", "SynTumorLib faster by"], rows)
 
-    print("\n# Identity: same control-point displacements fed to both (voxels that differ)")
+    rows = []
     for name, tum in tumours:
         m = tum.astype(np.uint8)
         lo, hi = deformation_box(m, 3.0, (1.0, 1.0, 1.0))
@@ -143,14 +154,12 @@ def main(argv=None) -> int:
                 theirs = ed.deform_grid(theirs, ctrl, order=0, mode="constant", axis=axes)
             n = int(np.count_nonzero(ours != theirs))
             results["identity"].append({"tumour": name, "mode": mode, "differing_voxels": n, "voxels": int(region.size)})
-            print(f"{name:28s} {mode:12s} {n} of {region.size} voxels differ")
+            rows.append((name, mode, n, f"{region.size:,d}"))
+    page.section("Identity", "The same control-point displacements fed to both: voxels whose label differs.")
+    page.table(["tumour", "mode", "differing voxels", "voxels"], rows)
 
-    if args.no_stats:
-        tumours = []
-    else:
-        print(f"\n# Statistics over {args.seeds} independent draws per tumour (same region, σ in voxels = mm)")
-        print(f"{'tumour':28s} {'mode':12s} {'σ':>4s} {'metric':8s} {'SynTumorLib':>16s} {'elasticdeform':>16s} {'KS p':>6s}")
-    for name, tum in tumours:
+    rows = []
+    for name, tum in ([] if args.no_stats else tumours):
         m = tum.astype(np.uint8)
         for sigma in args.sigmas:
             lo, hi = deformation_box(m, sigma, (1.0, 1.0, 1.0))
@@ -166,10 +175,16 @@ def main(argv=None) -> int:
                                                   "ours_mean": float(ours[k].mean()), "ours_sd": float(ours[k].std()),
                                                   "ed_mean": float(theirs[k].mean()), "ed_sd": float(theirs[k].std()),
                                                   "ks_p": pval})
-                    print(f"{name:28s} {mode:12s} {sigma:4g} {k:8s} {ours[k].mean():8.3f} ± {ours[k].std():5.3f} "
-                          f"{theirs[k].mean():8.3f} ± {theirs[k].std():5.3f} {pval:6.2f}", flush=True)
+                    rows.append((name, mode, f"{sigma:g}", k, f"{ours[k].mean():.3f} ± {ours[k].std():.3f}",
+                                 f"{theirs[k].mean():.3f} ± {theirs[k].std():.3f}", f"{pval:.2f}"))
+    if rows:
+        page.section("Statistics", f"{args.seeds} independent draws per tumour, σ and library, on the same region "
+                     "(mean ± sd; KS p: two-sample Kolmogorov–Smirnov).")
+        page.table(["tumour", "mode", "σ", "metric", "SynTumorLib", "elasticdeform", "KS p"], rows)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if not args.no_results:
+        page.write(args.results)
     return 0
 
 

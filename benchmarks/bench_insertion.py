@@ -9,9 +9,12 @@
    (TotalSegmentator CT resampled to 1 mm, a 96³ crop around the pancreas, 40 draws per class):
    our placement against the reference rule (DESIGN.md, "Delivered size is the point of a size class").
 
+Prints the tables and writes them to ``docs/results/insertion.md`` (``--results DIR``, ``--no-results``).
+
 Usage::
 
-    .venv/bin/python benchmarks/bench_insertion.py [--draws 40] [--skip-whole-volume] [--json out.json]
+    python benchmarks/bench_insertion.py [--draws 40] [--skip-whole-volume] [--json out.json] [--gallery docs/img]
+    python benchmarks/bench_insertion.py --draws 2 --repeats 1 --calls 2 --skip-whole-volume   # quickest
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from SynTumorLib.insertion import insert_tumours  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "totalsegmentator-example"
+
+from SynTumorLib.utils.results import ResultsPage  # noqa: E402
 
 
 def synthetic_abdomen(shape=(120, 512, 512), spacing=(0.8, 0.8, 2.5), seed=0) -> tuple[Volume, Volume]:
@@ -183,41 +188,57 @@ def main() -> None:
     ap.add_argument("--skip-whole-volume", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--gallery", type=Path, default=None, help="write the docs figures into this folder (docs/img)")
+    ap.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="results page folder")
+    ap.add_argument("--no-results", action="store_true", help="print only; write no results page")
     args = ap.parse_args()
+    page = ResultsPage("insertion", "Tumour insertion: speed and delivered size",
+                       "Wall times include contention from other jobs on the machine (see the load average); CPU "
+                       "times are this process's own. torch and BLAS use "
+                       f"{os.environ.get('OMP_NUM_THREADS')} thread(s).")
     out = {"cpu_threads": os.environ.get("OMP_NUM_THREADS"), "load_avg": os.getloadavg()}
-    print(f"load average {out['load_avg'][0]:.1f} on {os.cpu_count()} cores (wall times include contention; "
-          "CPU times are this process's own)")
 
     big = out["insertion_512x512x120"] = bench_big(args.repeats, not args.skip_whole_volume)
-    print(f"\n1. one medium insertion, 512×512×120 @ 0.8×0.8×2.5 mm: median {big['median_s']:.3f} s "
-          f"(max {big['max_s']:.3f}; CPU {big['median_cpu_s']:.3f} s) — target 0.5 s → ratio {big['median_s'] / 0.5:.2f}")
+    page.section("One insertion into a clinical CT",
+                 f"One medium tumour (statistical texture) into a 512×512×120 CT at 0.8×0.8×2.5 mm, {args.repeats} "
+                 "insertions. Target: 0.5 s.")
+    rows = [["median wall s", f"{big['median_s']:.3f}"], ["max wall s", f"{big['max_s']:.3f}"],
+            ["median CPU s", f"{big['median_cpu_s']:.3f}"], ["median / target", f"{big['median_s'] / 0.5:.2f}"]]
     if "whole_volume_texture_s" in big:
-        print(f"   whole-volume texture step alone: {big['whole_volume_texture_s']:.2f} s → region-only is "
-              f"{big['speedup_vs_whole_volume']:.0f}× faster")
+        rows += [["the same texture step on the whole volume, s", f"{big['whole_volume_texture_s']:.2f}"],
+                 ["region-only insertion is faster by", f"{big['speedup_vs_whole_volume']:.0f}×"]]
+    page.table(["measure", "value"], rows)
 
     tr = out["transform_96"] = bench_transform(args.calls)
-    print("\n2. SynthesizeTumourd on a 96³ crop (target ≤ 50 ms/call)")
-    print("| setting | mean ms/call (wall) | mean CPU ms/call | median ms | applied/calls | wall ratio to target |")
-    print("|---|---|---|---|---|---|")
-    for k, v in tr.items():
-        print(f"| {k} | {v['mean_ms']:.0f} | {v['mean_cpu_ms']:.0f} | {v['median_ms']:.0f} | {v['applied']}/{v['calls']} | "
-              f"{v['mean_ms'] / 50:.2f} |")
+    page.section("Online transform `SynthesizeTumourd` on a 96³ crop",
+                 f"{args.calls} calls per setting at 1 mm; target ≤ 50 ms per call.")
+    page.table(["setting", "mean ms/call (wall)", "mean CPU ms/call", "median ms", "applied/calls", "wall / target"],
+               [(k, f"{v['mean_ms']:.0f}", f"{v['mean_cpu_ms']:.0f}", f"{v['median_ms']:.0f}",
+                 f"{v['applied']}/{v['calls']}", f"{v['mean_ms'] / 50:.2f}") for k, v in tr.items()])
 
     if (REAL / "ct.nii.gz").exists():
         dv = out["delivered_real_pancreas"] = bench_delivered(args.draws)
-        print(f"\n3. delivered vs nominal volume, real pancreas (1 mm, 96³ crop, {dv['pancreas_voxels_1mm']} organ voxels), "
-              f"{args.draws} draws per class, median mm³")
-        print("| class | nominal | reference | ratio | empty | ours | ratio | could not place |\n|---|---|---|---|---|---|---|---|")
+        page.section("Delivered vs nominal volume on a real pancreas",
+                     f"TotalSegmentator CT resampled to 1 mm, 96³ crop around the pancreas "
+                     f"({dv['pancreas_voxels_1mm']} organ voxels), {args.draws} draws per class, `syntumor` classes; "
+                     "median delivered volume (mm³) and its ratio to the nominal volume, for the reference rule "
+                     "(clipped to the organ) and SynTumor's placement.")
+        rows = []
         for name, row in dv["classes"].items():
             r, o = row["reference"], row["random"]
-            print(f"| {name} | {row['nominal_mm3']:.0f} | {r['median_mm3']:.0f} | {r['ratio_to_nominal']:.2f} | "
-                  f"{r['empty']}/{args.draws} | {o['median_mm3']:.0f} | {o['ratio_to_nominal']:.2f} | {o['could_not_place']} |")
+            rows.append((name, f"{row['nominal_mm3']:.0f}", f"{r['median_mm3']:.0f}", f"{r['ratio_to_nominal']:.2f}",
+                         f"{r['empty']}/{args.draws}", f"{o['median_mm3']:.0f}", f"{o['ratio_to_nominal']:.2f}",
+                         f"{o['could_not_place']}/{args.draws}"))
+        page.table(["class", "nominal", "reference", "ratio", "empty", "ours", "ratio", "could not place"], rows)
     else:
-        print(f"\n3. skipped: {REAL} not found")
+        page.text("Delivered size: skipped (the real CT `../shared/data/totalsegmentator-example` is absent).")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     if args.gallery and (REAL / "ct.nii.gz").exists():
         gallery(args.gallery, out.get("delivered_real_pancreas"))
+        page.figure(args.gallery / "insertion_delivered.png", "median delivered / nominal volume per class",
+                    page_dir=args.results)
+    if not args.no_results:
+        page.write(args.results)
 
 
 if __name__ == "__main__":

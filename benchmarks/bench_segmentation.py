@@ -12,9 +12,13 @@
    AdamW) with 1 vs 2 intra-op threads side by side, CPU and wall time per step (why the trainer
    uses one thread for small CPU steps; see ``segmentation.train.cpu_threads``).
 
+Prints the tables and writes them to ``docs/results/segmentation.md`` (``--small-step``:
+``docs/results/segmentation-threads.md``); ``--results DIR``, ``--no-results``.
+
 Usage:
     python benchmarks/bench_segmentation.py [--threads 2] [--networks unet dynunet swinunetr] [--full]
     python benchmarks/bench_segmentation.py --small-step
+    python benchmarks/bench_segmentation.py --networks unet --steps 2 --skip-inference   # quickest
 """
 
 from __future__ import annotations
@@ -25,8 +29,14 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from SynTumorLib.utils.results import ResultsPage  # noqa: E402
 
 CROP = (96, 96, 96)
 PAPER = {
@@ -155,24 +165,33 @@ def main() -> None:
     ap.add_argument("--small-step", action="store_true", help="only the 1- vs 2-thread tiny-U-Net step comparison")
     ap.add_argument("--_one", help=argparse.SUPPRESS)
     ap.add_argument("--_small", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="results page folder")
+    ap.add_argument("--no-results", action="store_true", help="print only; write no results page")
     a = ap.parse_args()
     if a._small:
         print(json.dumps(small_step(a._small)))
         return
-    if a.small_step:
-        rows = [json.loads(subprocess.run([sys.executable, __file__, "--_small", str(t)], capture_output=True, text=True,
-                                          check=True).stdout.strip().splitlines()[-1]) for t in (1, 2)]
-        print("| threads | CPU s / step | wall s / step |\n|---|---|---|")
-        for r in rows:
-            print(f"| {r['threads']} | {r['cpu_s']} | {r['wall_s']} |")
-        print(f"2 threads / 1 thread: CPU {rows[1]['cpu_s'] / rows[0]['cpu_s']:.1f}×, wall {rows[1]['wall_s'] / rows[0]['wall_s']:.2f}×")
-        return
     if a._one:
         print(json.dumps(one_network(a._one, 1 if a._one == "swinunetr" else a.steps, a.threads)))
         return
+    if a.small_step:
+        page = ResultsPage("segmentation-threads", "Small CPU training steps: one thread or two",
+                           "The smoke/tiny-cpu step (U-Net 8–64 channels, batch 2, 40³ crops, Dice+CE, AdamW), "
+                           "median of 8 steps after one warm-up, each thread count in its own process — why the "
+                           "trainer uses one intra-op thread for small CPU steps.")
+        rows = [json.loads(subprocess.run([sys.executable, __file__, "--_small", str(t)], capture_output=True, text=True,
+                                          check=True).stdout.strip().splitlines()[-1]) for t in (1, 2)]
+        page.table(["intra-op threads", "CPU s / step", "wall s / step"], [(r["threads"], r["cpu_s"], r["wall_s"]) for r in rows])
+        page.text(f"2 threads / 1 thread: CPU {rows[1]['cpu_s'] / rows[0]['cpu_s']:.1f}×, "
+                  f"wall {rows[1]['wall_s'] / rows[0]['wall_s']:.2f}×.")
+        if not a.no_results:
+            page.write(a.results)
+        return
     import torch
 
-    print(f"torch {torch.__version__}, threads {a.threads}, CUDA available: {torch.cuda.is_available()}")
+    page = ResultsPage("segmentation", "Segmenters: training step and whole-CT inference",
+                       f"torch {torch.__version__}, {a.threads} intra-op thread(s), CUDA available: "
+                       f"{torch.cuda.is_available()} (these measurements run on the CPU).")
     rows = []
     for name in a.networks:
         r = subprocess.run([sys.executable, __file__, "--_one", name, "--threads", str(a.threads), "--steps", str(a.steps)],
@@ -181,26 +200,33 @@ def main() -> None:
             print(r.stderr[-2000:])
             continue
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]))
     if rows:
-        print("\n| network | params (M) | train step 96³, batch 1 (s) | peak RSS (GB) |\n|---|---|---|---|")
+        page.section("Training step", f"Forward + backward + AdamW, batch 1, 96³ crop, Dice+CE, the paper's settings; "
+                     f"median of steps 2–{a.steps} (SwinUNETR: one step, warm-up included); each network in its own "
+                     "process so the peak memory is its own.")
         ref = np.median(rows[0]["step_s"][1:] or rows[0]["step_s"])
+        table = []
         for r in rows:
             t = float(np.median(r["step_s"][1:] or r["step_s"]))  # first step includes allocator warm-up
-            print(f"| {r['network']} | {r['params_M']} | {t:.1f} ({t / ref:.1f}× {rows[0]['network']}) | "
-                  f"{r['peak_rss_MB'] / 1024:.1f} |")
+            table.append((r["network"], r["params_M"], f"{t:.2f}", f"{t / ref:.1f}×", f"{r['peak_rss_MB'] / 1024:.1f}"))
+        page.table(["network", "params (M)", "train step s", f"vs {rows[0]['network']}", "peak RSS (GB)"], table)
     if not a.skip_inference:
         inf = inference(a.threads, a.full, tuple(a.full_overlaps))
-        print(json.dumps(inf))
         q, h = inf["overlap_0.25"], inf["overlap_0.5"]
-        print("\n| sliding window, 512×512×120 CT | overlap 0.25 | overlap 0.5 | ratio |\n|---|---|---|---|")
-        print(f"| windows (96³) | {q['windows']} | {h['windows']} | {h['windows'] / q['windows']:.2f} |")
-        print(f"| pipeline without network (s) | {q['pipeline_without_network_s']} | {h['pipeline_without_network_s']} | |")
-        print(f"| estimated U-Net total (s) | {q['estimated_total_s']} | {h['estimated_total_s']} | "
-              f"{h['estimated_total_s'] / q['estimated_total_s']:.2f} |")
+        page.section("Whole-CT sliding-window inference",
+                     f"The paper U-Net on a 512×512×120 CT at 0.8×0.8×2.5 mm (→ {inf['model_grid_kji']} voxels on the "
+                     f"1 mm model grid), 96³ windows, Gaussian blending, resampling both ways, argmax. One window: "
+                     f"{inf['unet_window_s']} s; the estimate is the pipeline with a trivial network + windows × one "
+                     f"window. Peak RSS {inf['peak_rss_MB'] / 1024:.1f} GB.")
+        table = [("96³ windows", q["windows"], h["windows"], f"{h['windows'] / q['windows']:.2f}"),
+                 ("pipeline without the network (s)", q["pipeline_without_network_s"], h["pipeline_without_network_s"], ""),
+                 ("estimated total (s)", q["estimated_total_s"], h["estimated_total_s"],
+                  f"{h['estimated_total_s'] / q['estimated_total_s']:.2f}")]
         if "measured_total_s" in q or "measured_total_s" in h:
-            m = [str(r.get("measured_total_s", "–")) for r in (q, h)]
-            print(f"| measured U-Net total (s) | {m[0]} | {m[1]} | |")
+            table.append(("**measured total (s)**", q.get("measured_total_s", "–"), h.get("measured_total_s", "–"), ""))
+        page.table(["", "overlap 0.25", "overlap 0.5", "ratio"], table)
+    if not a.no_results:
+        page.write(a.results)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ HU mean/std, its contrast to the surrounding pancreas and its boundary sharpness
 the real tumour. The autoencoder's reconstruction PSNR/SSIM is measured on held-out crops.
 The measures and writers live in ``SynTumorLib.texture.quality`` / ``quality_report``; this is their CLI.
 
-    .venv/bin/python tools/diffusion_quality_report.py --model M1 [--model-two M2] --cases 4 \
+    python tools/diffusion_quality_report.py --model M1 [--model-two M2] --cases 4 \
         --md docs/diffusion_quality.md --png docs/img/diffusion_quality_grid.png
 """
 
@@ -18,8 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+from SynTumorLib.utils.results import relative_command  # noqa: E402
 from SynTumorLib.utils.seeding import child_seed  # noqa: E402
 
 
@@ -50,9 +52,8 @@ def main(argv=None) -> int:
     cases = (phantom_twin(child_seed(args.seed, "case", c), spacing=sp3, tumours=2, case_id=str(c))
              for c in range(args.cases))
     res = compare_textures(cases, methods, n_cases=args.cases, progress=lambda f, m: print(m, flush=True))
-    command = (f"`tools/diffusion_quality_report.py --model {args.model}"
-               + (f" --model-two {args.model_two}" if args.model_two else "")
-               + f" --cases {args.cases} --seed {args.seed} --spacing {args.spacing}`")
+    # the page must not embed this machine's paths: absolute model folders are named by their folder name
+    command = "`" + relative_command([__file__, *(sys.argv[1:] if argv is None else argv)], ROOT) + "`"
     print(write_markdown(args.md, summarize(res), res.skipped, command, args.png), end="")
     write_grid(Path(args.png), res.panels, list(methods))
     return 0

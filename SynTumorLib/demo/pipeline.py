@@ -81,7 +81,8 @@ BUDGETS: dict[str, Budget] = {
     "tiny": Budget("tiny", 5, 2, (4.0, 4.0, 4.0), (48, 40, 32), 2, insert_cases=1, crop=32, iterations=2,
                    lr=1e-3, channels=(4, 8, 16), val_every=2, test_fraction=0.25, val_fraction=0.0,
                    texture_ae_steps=3, texture_diffusion_steps=3),
-    # the default: ≈ 10 minutes on 2 idle CPU cores (2 mm grid around the pancreas, 10 arms; split 10/2/4).
+    # the default, sized for a laptop CPU (measured: docs/results/demo.md): 2 mm grid around the pancreas,
+    # 10 arms, split 10/2/4.
     # The arms: 500 steps of batch 2 at 40³ (~0.15 s of CPU each on one torch thread), two arms at a time on
     # the two cores, lr 5e-3, no flips — at this scale a U-Net tells tumour from pancreas only after ~300
     # steps, and mirrored crops delay that further (measured for the smoke specs; 200 steps learnt the

@@ -33,8 +33,8 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("Examples::", 1)[1])
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default ./demo_out)")
     p.add_argument("--budget", choices=list(BUDGETS), default="small",
-                   help="tiny: tests (about a minute); small: default (about 10 minutes on 2 CPU cores, 4 of them training the texture); "
-                        "full: a GPU machine (hours)")
+                   help="tiny: a check of the whole chain (learns nothing; what the tests run); small: the default, "
+                        "sized for a laptop CPU; full: a GPU machine. Measured times: docs/results/demo.md")
     p.add_argument("--seed", type=int, default=0, help="master seed of the run (default 0)")
     p.add_argument("--texture-model", type=Path, metavar="DIR",
                    help="a diffusion texture model folder (syntumor train diffusion, or a demo's texture/model) to "

@@ -1,0 +1,1 @@
+"""Generators of the documentation site's reference pages (run through tools/build_docs.py)."""
