@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,11 +129,41 @@ def _copy_v1(tmp_path: Path, name: str) -> Path:
     return Path(shutil.copytree(V1 / name, tmp_path / name))
 
 
-def test_v1_folders_keep_their_identity(tmp_path):
-    assert model_sha256(_copy_v1(tmp_path, "texture-autoencoder")) == EXPECTED["autoencoder_model_sha256"]
-    assert model_sha256(_copy_v1(tmp_path, "texture-denoiser")) == EXPECTED["texture_model_sha256"]
-    seg = inspect_model_folder(_copy_v1(tmp_path, "segmenter"), "segmenter")
-    assert seg.migrated_from == 1 and seg.card["steps"] == 2 and seg.architecture["name"] == "unet"
+def test_v1_segmenter_folder_loads_and_predicts_exactly_as_before(tmp_path):
+    from conftest import make_tiny_ct
+
+    from SynTumorLib.segmentation import load_model, predict_volume
+
+    folder = _copy_v1(tmp_path, "segmenter")
+    before = {p.name: sha256_file(p) for p in folder.iterdir()}
+    lm = load_model(folder)
+    assert lm.card["kind"] == "segmenter" and lm.card["steps"] == 2 and lm.config.model["name"] == "unet"
+    assert lm.card["training_data"]["n_cases"] == {"train": 2, "val": 1, "test": 0}
+    image, _ = make_tiny_ct(shape=(24, 24, 24), seed=9)
+    pred = predict_volume(lm, image, device="cpu")
+    assert hashlib.sha256(np.ascontiguousarray(pred.array).tobytes()).hexdigest() == \
+        EXPECTED["segmenter_prediction_sha256"]
+    assert {p.name: sha256_file(p) for p in folder.iterdir()} == before  # never rewritten
+
+
+def test_v1_texture_folders_load_keep_their_identity_and_replay_exactly(tmp_path):
+    from SynTumorLib.texture import get_texture
+
+    ae = _copy_v1(tmp_path, "texture-autoencoder")
+    dm = _copy_v1(tmp_path, "texture-denoiser")
+    assert inspect_model_folder(ae, "texture-autoencoder").migrated_from == 1
+    assert model_sha256(ae) == EXPECTED["autoencoder_model_sha256"]
+    tex = get_texture(dm)
+    assert tex.sha256 == EXPECTED["texture_model_sha256"]  # records made with it still match
+    rng = np.random.default_rng(0)
+    shape = (24, 28, 28)
+    ct = rng.normal(60, 15, shape).astype(np.int16)
+    k, j, i = np.indices(shape)
+    tumour = ((k - 12) / 3.0) ** 2 + ((j - 14) / 4.0) ** 2 + ((i - 13) / 3.5) ** 2 < 1
+    organ = (((k - 12) / 8.0) ** 2 + ((j - 14) / 9.0) ** 2 + ((i - 13) / 9.0) ** 2 < 1) & ~tumour
+    out, params = tex.synthesize(ct, tumour, organ, (1.5, 1.0, 1.0), seed=7)
+    assert params["noise_seed"] == EXPECTED["texture_record_noise_seed"]
+    assert hashlib.sha256(np.ascontiguousarray(out).tobytes()).hexdigest() == EXPECTED["texture_output_sha256"]
 
 
 def test_v1_damage_is_still_detected(tmp_path):

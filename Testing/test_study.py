@@ -176,9 +176,9 @@ def test_smoke_study_end_to_end(tmp_path, capsys):
     assert all(r["case"] == splits["test"][0] and 0.0 <= float(r["tumour_dice"]) <= 1.0 for r in rows)
     runs = out / "runs"
     assert json.loads((runs / "unet-noise-extreme" / "seed0" / "result.json").read_text())["splits"] == splits
-    noisy_cfg = json.loads((runs / "unet-noise-extreme" / "seed0" / "model" / "config.json").read_text())
+    noisy_cfg = json.loads((runs / "unet-noise-extreme" / "seed0" / "model" / "model_card.json").read_text())["config"]
     assert noisy_cfg["data"]["noisy_labels"].endswith("noisy-extreme-s0") and noisy_cfg["split"]["test"] == splits["test"]
-    size_cfg = json.loads((runs / "unet-size-large" / "seed0" / "model" / "config.json").read_text())
+    size_cfg = json.loads((runs / "unet-size-large" / "seed0" / "model" / "model_card.json").read_text())["config"]
     assert size_cfg["data"]["arm"] == "large" and size_cfg["data"]["healthy"].endswith("phantom-healthy")
     for name in ("table.md", "table.html", "dsc_by_arm.png", "arms.csv", "study.json"):
         assert (out / name).is_file()

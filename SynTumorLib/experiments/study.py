@@ -91,6 +91,7 @@ def monai_train_config(spec: StudySpec, run: Run, data: dict, splits: dict) -> d
 def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) -> dict:
     from ..data.datasets import open_dataset
     from ..data.io import write_volume
+    from ..runtime.devices import device_name
     from ..segmentation import TrainConfig, load_model, predict_volume, train
 
     timings = {}
@@ -105,7 +106,7 @@ def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) ->
     else:
         timings.update(read_json(done))
     t0 = time.perf_counter()
-    model = load_model(model_dir, device=_auto_device(spec.device))
+    model = load_model(model_dir, device=device_name(spec.device))
     ds = open_dataset(data["real"])
     for n, cid in enumerate(splits["test"]):
         dst = folder / "pred" / f"{cid}.nii.gz"
@@ -114,12 +115,6 @@ def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) ->
             write_volume(predict_volume(model, ds.load_image(ds.case(cid)), device=spec.device), dst)
     timings["predict_s"] = round(time.perf_counter() - t0, 2)
     return timings
-
-
-def _auto_device(device: str) -> str:
-    import torch
-
-    return "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
 
 
 def _train_and_predict_nnunet(spec, run, data, splits, folder: Path, progress) -> dict:

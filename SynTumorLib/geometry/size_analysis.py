@@ -98,7 +98,7 @@ def analyze_dataset(dataset, progress: Callable[[float, str], None] | None = Non
 def write_analysis(result: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write ``size_classes.json``, ``tumours.csv``, ``size_classes.md`` and ``size_histogram.png``."""
     from ..utils.atomic import write_json_atomic, write_text_atomic
-    from ..viz.overlay import _mpl, save_figure
+    from ..viz import pyplot, save_figure
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ def write_analysis(result: dict[str, Any], out_dir: str | os.PathLike) -> dict[s
           f"{result['n_tumours']} tumours in {result['n_cases']} cases. Equivalent-radius quartiles: "
           f"Q1 {q[0]:.2f} mm, median {q[1]:.2f} mm, Q3 {q[2]:.2f} mm.", "", sizes.table(), ""]
     write_text_atomic(paths["md"], "\n".join(md))
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     r = [t["radius_mm"] for t in result["tumours"]]
     ax.hist(r, bins=max(10, min(40, len(r) // 3)), color="0.6", edgecolor="0.3")
