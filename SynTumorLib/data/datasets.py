@@ -50,7 +50,6 @@ from .io import read_volume
 from .volume import Volume
 
 KINDS = ("msd", "nnunet", "nih", "btcv", "totalseg", "folder")
-CANONICAL_NAMES = {0: "background", 1: "pancreas", 2: "tumour"}
 LabelSpec = int | Sequence[int] | None
 
 # Geometry tolerances between an image and its label map. NIfTI stores the origin as float32, so a

@@ -124,6 +124,35 @@ class Scene:
         self._host_cache: dict = {}
         self._forb_box: Box | None = None
         self._forb = np.zeros((0, 0, 0), bool)
+        # rendered shape masks and their bounding boxes, by shape key: planning and rendering use the same mask
+        self.renders: dict[str, np.ndarray] = {}
+        self.tight_boxes: dict[str, Box | None] = {}
+
+    @staticmethod
+    def shape_key(shape: dict) -> str:
+        return repr(sorted(shape.items()))
+
+    def render(self, shape: dict) -> np.ndarray:
+        """The mask of a drawn shape (a ``ShapeDraw`` dict) on this grid, rendered once per insertion."""
+        from .shapes import ShapeDraw, render_shape
+
+        key = self.shape_key(shape)
+        if key not in self.renders:
+            self.renders[key] = render_shape(ShapeDraw.from_dict(shape), self.spacing)
+        return self.renders[key]
+
+    def tight_box(self, shape: dict) -> Box | None:
+        """Bounding box of a rendered shape inside its 4 r box (None: empty), cached with the render."""
+        key = self.shape_key(shape)
+        if key not in self.tight_boxes:
+            self.tight_boxes[key] = bounding_box(self.render(shape))
+        return self.tight_boxes[key]
+
+    def keep_renders(self, shapes) -> None:
+        """Forget every cached render but those of ``shapes`` (the rejected draws of a planner)."""
+        keep = {self.shape_key(s) for s in shapes}
+        self.renders = {k: v for k, v in self.renders.items() if k in keep}
+        self.tight_boxes = {k: v for k, v in self.tight_boxes.items() if k in keep}
 
     def vox(self, mm: float) -> np.ndarray:
         return np.ceil(float(mm) / self.spacing).astype(int)

@@ -20,24 +20,21 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
+from ..data.labels import TUMOUR, equivalent_radius_mm, tumour_components
 from ..utils.errors import InputError
-from .sizes import CLASS_ORDER, SizeClassSet, equivalent_radius_mm, load_size_classes
+from ..utils.progress import ProgressCallback
+from .sizes import CLASS_ORDER, SizeClassSet, load_size_classes
 
 
-def tumour_components(label: np.ndarray, voxel_volume_mm3: float, tumour_value: int = 2) -> list[float]:
-    """Volumes (mm³) of the 26-connected tumour components of a label array."""
-    comps, n = ndimage.label(label == tumour_value, structure=np.ones((3, 3, 3), bool))
-    if n == 0:
-        return []
-    counts = np.bincount(comps.ravel(), minlength=n + 1)[1:]
-    return [float(c) * voxel_volume_mm3 for c in counts]
+def tumour_volumes_mm3(label: np.ndarray, voxel_volume_mm3: float, tumour_value: int = TUMOUR) -> list[float]:
+    """Volumes (mm³) of the tumours (26-connected components, :func:`~SynTumorLib.data.labels.tumour_components`)."""
+    return [float(c) * voxel_volume_mm3 for c in tumour_components(label == tumour_value).voxels]
 
 
 def analyze_radii(tumours: Iterable[tuple[str, int, float]], name: str = "analyzed") -> dict[str, Any]:
@@ -74,7 +71,7 @@ def analyze_radii(tumours: Iterable[tuple[str, int, float]], name: str = "analyz
     }
 
 
-def analyze_dataset(dataset, progress: Callable[[float, str], None] | None = None, name: str | None = None) -> dict[str, Any]:
+def analyze_dataset(dataset, progress: ProgressCallback | None = None, name: str | None = None) -> dict[str, Any]:
     """Measure every tumour of a labelled dataset (path or ``Dataset``) and cut size classes."""
     from ..data.datasets import open_dataset
 
@@ -84,7 +81,7 @@ def analyze_dataset(dataset, progress: Callable[[float, str], None] | None = Non
     for n, case in enumerate(cases):
         label = ds.load_label(case)
         if label is not None:
-            for k, v in enumerate(tumour_components(label.array, label.voxel_volume_mm3)):
+            for k, v in enumerate(tumour_volumes_mm3(label.array, label.voxel_volume_mm3)):
                 rows.append((case.case_id, k + 1, v))
         if progress:
             progress((n + 1) / len(cases), case.case_id)
