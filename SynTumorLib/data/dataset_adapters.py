@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
-from .datasets import Case, Dataset
+from .cases import Case, Dataset
 from .io import VOLUME_SUFFIXES, is_volume_file
 from .labels import BACKGROUND, canonical_value
 

@@ -49,7 +49,7 @@ def bounding_box(mask: np.ndarray) -> Box | None:
 
 
 def pad_box(box: Box, pad: Sequence[int], shape: Sequence[int]) -> Box:
-    return tuple(slice(max(s.start - int(p), 0), min(s.stop + int(p), int(n))) for s, p, n in zip(box, pad, shape, strict=False))  # type: ignore[return-value]
+    return tuple(slice(max(s.start - int(p), 0), min(s.stop + int(p), int(n))) for s, p, n in zip(box, pad, shape, strict=True))  # type: ignore[return-value]
 
 
 def box_starts(box: Box) -> np.ndarray:
@@ -166,16 +166,16 @@ class Scene:
         for a box that grows to cover every request (host box, candidate boxes, rendering) and each
         request is a view of it. Do not modify the result."""
         fb = self._forb_box
-        if fb is None or any(s.start < f.start or s.stop > f.stop for s, f in zip(box, fb, strict=False)):
-            want = box if fb is None else tuple(slice(min(s.start, f.start), max(s.stop, f.stop)) for s, f in zip(box, fb, strict=False))
+        if fb is None or any(s.start < f.start or s.stop > f.stop for s, f in zip(box, fb, strict=True)):
+            want = box if fb is None else tuple(slice(min(s.start, f.start), max(s.stop, f.stop)) for s, f in zip(box, fb, strict=True))
             self._forb_box = pad_box(want, (FORBIDDEN_GROW,) * 3, self.shape)  # type: ignore[arg-type]
             self._forb = self._forbidden(self._forb_box)
             fb = self._forb_box
-        return self._forb[tuple(slice(s.start - f.start, s.stop - f.start) for s, f in zip(box, fb, strict=False))]
+        return self._forb[tuple(slice(s.start - f.start, s.stop - f.start) for s, f in zip(box, fb, strict=True))]
 
     def _forbidden(self, box: Box) -> np.ndarray:
         hu = self.image[pad_box(box, (1, 1, 1), self.shape)].astype(np.float32)
-        edge = [(1 - (s.start - max(s.start - 1, 0)), 1 - (min(s.stop + 1, n) - s.stop)) for s, n in zip(box, self.shape, strict=False)]
+        edge = [(1 - (s.start - max(s.start - 1, 0)), 1 - (min(s.stop + 1, n) - s.stop)) for s, n in zip(box, self.shape, strict=True)]
         if any(a or b for a, b in edge):
             hu = np.pad(hu, edge, mode="edge")  # the array's faces: nearest neighbour, as before
         for axis in range(3):  # separable 3-sum, same additions for a voxel whatever the box
@@ -224,7 +224,7 @@ def paste_slices(start: Sequence[int], box_shape: Sequence[int], shape: Sequence
     """(slices in the full array, slices in the local box) for a box whose first voxel lands at
     ``start``; both clipped to the array."""
     full, local = [], []
-    for s, n, N in zip(start, box_shape, shape, strict=False):
+    for s, n, N in zip(start, box_shape, shape, strict=True):
         a, b = max(int(s), 0), min(int(s) + int(n), int(N))
         if b <= a:
             return None, None  # type: ignore[return-value]

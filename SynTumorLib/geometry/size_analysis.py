@@ -58,7 +58,7 @@ def analyze_radii(tumours: Iterable[tuple[str, int, float]], name: str = "analyz
         base = preset[cname]
         classes[cname] = {"radius_mm": round(rsel, 3), "range_mm": [round(lo, 3), round(hi, 3)],
                           "sigma_mm": list(base.sigma_mm), "count": list(base.count)}
-    for row, g in zip(rows, group, strict=False):
+    for row, g in zip(rows, group, strict=True):
         row["class"] = CLASS_ORDER[int(g)]
     sizes = SizeClassSet.from_dict({"name": name, "classes": classes})
     return {
@@ -118,7 +118,7 @@ def write_analysis(result: dict[str, Any], out_dir: str | os.PathLike) -> dict[s
     fig, ax = plt.subplots(figsize=(6, 3.5))
     r = [t["radius_mm"] for t in result["tumours"]]
     ax.hist(r, bins=max(10, min(40, len(r) // 3)), color="0.6", edgecolor="0.3")
-    for x, lab in zip(q, ("Q1", "median", "Q3"), strict=False):
+    for x, lab in zip(q, ("Q1", "median", "Q3"), strict=True):
         ax.axvline(x, color="crimson", lw=1.2)
         ax.text(x, ax.get_ylim()[1] * 0.95, f" {lab} {x:.1f}", color="crimson", fontsize=8, va="top")
     ax.set_xlabel("equivalent radius (mm)")

@@ -38,7 +38,8 @@ from ..data.labels import TUMOUR, equivalent_radius_mm
 from ..data.volume import Volume
 from ..geometry.placement import Scene, bounding_box, box_starts, pad_box
 from ..geometry.shapes import ShapeDraw, centroid
-from ..texture.base import TextureModel, get_texture
+from ..texture.base import TextureModel
+from ..texture.registry import get_texture
 from ..utils.errors import InputError
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed, fresh_seed

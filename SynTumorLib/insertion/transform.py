@@ -40,7 +40,7 @@ from monai.transforms import MapTransform, Randomizable
 
 from ..data.intensity import HU_WINDOW, unwindow, window
 from ..data.volume import Volume
-from ..texture.base import get_texture
+from ..texture.registry import get_texture
 from ..utils.errors import InputError
 from .insert import insert_with_regions
 from .spec import InsertionSpec

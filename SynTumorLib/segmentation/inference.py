@@ -53,9 +53,9 @@ def sliding_window_logits(net, image01: np.ndarray, roi_size: Sequence[int], ove
     if progress is not None:
         from monai.data.utils import dense_patch_slices
 
-        roi = [min(r, s) for r, s in zip(roi_size, image01.shape, strict=False)]
+        roi = [min(r, s) for r, s in zip(roi_size, image01.shape, strict=True)]
         scan = [max(int(r * (1 - overlap)), 1) for r in roi]
-        calls["total"] = max(1, len(dense_patch_slices(tuple(max(s, r) for s, r in zip(image01.shape, roi, strict=False)), roi, scan))
+        calls["total"] = max(1, len(dense_patch_slices(tuple(max(s, r) for s, r in zip(image01.shape, roi, strict=True)), roi, scan))
                              // sw_batch_size)
     net.eval()
     with torch.inference_mode(), autocast(amp_mode(amp, device), device):

@@ -68,7 +68,7 @@ def case_statistics(image: np.ndarray, label: np.ndarray, spacing_kji: Sequence[
     if t.sum() < 10 or p.sum() < 10:
         return None
     box = tuple(slice(max(int(ix.min()) - int(np.ceil(RING_MM / s)) - 2, 0), int(ix.max()) + int(np.ceil(RING_MM / s)) + 3)
-                for ix, s in zip(np.nonzero(t), spacing_kji, strict=False))
+                for ix, s in zip(np.nonzero(t), spacing_kji, strict=True))
     img = np.asarray(image[box], dtype=np.float32)
     tb, pb = t[box], p[box]
     ring = pb & (ndimage.distance_transform_edt(~tb, sampling=spacing_kji) <= RING_MM)

@@ -103,7 +103,7 @@ def save_slices_png(image: Volume, label: Volume | None, path: str | os.PathLike
     axis_of = {"axial": 0, "coronal": 1, "sagittal": 2}
     fig, axes = plt.subplots(1, len(planes), figsize=(4 * len(planes), 4))
     axes = np.atleast_1d(axes)
-    for ax, plane in zip(axes, planes, strict=False):
+    for ax, plane in zip(axes, planes, strict=True):
         draw_panel(ax, image, label, plane, int(c[axis_of[plane]]), window, plane, contour_only)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -121,7 +121,7 @@ def save_gallery_png(panels: Sequence[dict], path: str | os.PathLike, ncols: int
     axis_of = {"axial": 0, "coronal": 1, "sagittal": 2}
     for ax in axes.ravel():
         ax.set_axis_off()
-    for ax, p in zip(axes.ravel(), panels, strict=False):
+    for ax, p in zip(axes.ravel(), panels, strict=False):  # the grid may have more cells than panels
         plane = p.get("plane", "axial")
         idx = p.get("index")
         if idx is None:

@@ -90,7 +90,7 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for e, p in zip(self.model.parameters(), model.parameters(), strict=False):
+        for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
             e.mul_(d).add_(p.detach(), alpha=1.0 - d)
-        for e, b in zip(self.model.buffers(), model.buffers(), strict=False):
+        for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
             e.copy_(b)
