@@ -48,6 +48,11 @@ def seed_everything(seed: int) -> None:
     random.seed(int(seed))
 
 
+def due(step: int, every: int, total: int) -> bool:
+    """Is 1-based ``step`` a periodic one (every ``every`` steps) or the last of ``total``?"""
+    return step % every == 0 or step == total
+
+
 def set_deterministic(enabled: bool) -> None:
     """Deterministic algorithms (warn-only where torch has none) and no cuDNN autotuning."""
     import torch

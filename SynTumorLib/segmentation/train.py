@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data.datasets import open_dataset
 from ..runtime.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ..runtime.session import TrainingRuntime, seed_everything
+from ..runtime.session import TrainingRuntime, due, seed_everything
 from ..runtime.threads import step_threads
 from ..utils.atomic import write_json_atomic
 from ..utils.errors import InputError
@@ -284,7 +284,7 @@ def _train(cfg: TrainConfig, out: Path, ck: dict | None, progress, rt: TrainingR
         run.scaler.step(opt)
         run.scaler.update()
         row = {"step": step, "loss": rt.mean(loss.item()), "lr": lr, "seconds": round(time.perf_counter() - t0, 3)}
-        if val_cases and (step % cfg.val_every == 0 or step == total):
+        if val_cases and due(step, cfg.val_every, total):
             if info.is_main:
                 metrics = validate(net, val_cases, cfg, device)
                 row.update(val_tumour_dice=metrics["tumour_dice"], val_pancreas_dice=metrics["pancreas_dice"])
@@ -293,7 +293,7 @@ def _train(cfg: TrainConfig, out: Path, ck: dict | None, progress, rt: TrainingR
                     save_weights(net.state_dict(), out / "checkpoints" / "best.safetensors")
             rt.barrier()
         run.history.append(row)
-        if step % cfg.checkpoint_every == 0 or step == total:
+        if due(step, cfg.checkpoint_every, total):
             _save(run, step)
         if progress is not None:
             progress(step / total, f"step {step}/{total} loss {row['loss']:.4f}")

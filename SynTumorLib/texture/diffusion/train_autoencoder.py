@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...runtime.checkpoint import save_checkpoint
 from ...runtime.distributed import unwrap
 from ...runtime.model_folder import load_into, load_model_folder, prefixed, write_model_folder
 from ...runtime.session import TrainingRuntime
@@ -43,7 +42,7 @@ from ...utils.seeding import child_seed, fresh_seed
 from .autoencoder import TextureAutoencoder, build_discriminator, build_perceptual_loss
 from .config import validate_config
 from .configs import load_config
-from .training import LossLog, build_crop_bank, prepare_out, save_sample_png, training_threads
+from .training import LossLog, StepHooks, build_crop_bank, prepare_out, save_sample_png, training_threads
 
 KIND = "texture-autoencoder"
 
@@ -119,6 +118,21 @@ def train_autoencoder(dataset, out_dir: str | os.PathLike, config: str | os.Path
         run = {"l1": 0.0}
         restart_every = tcfg["codebook_restart_every"]
         restart_until = int(tcfg["codebook_restart_until"] * total)
+
+        def sample(done: int) -> None:
+            with torch.no_grad():
+                ae.eval()
+                xs = torch.from_numpy(bank.images[: min(4, len(bank))]).to(rt.device)
+                rs = ae.decode(ae.encode(xs)).clamp(0, 1).cpu().numpy()
+                ae.train()
+            save_sample_png(out / "samples" / f"autoencoder_step_{done:06d}.png",
+                            [("input", xs.cpu().numpy()), ("reconstruction", rs)], bank.tumours[: len(rs)])
+
+        def checkpoint(done: int) -> dict[str, Any]:
+            return {"step": done, "seed": seed, "autoencoder": unwrap(ae).state_dict(),
+                    "discriminator": unwrap(disc).state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()}
+
+        hooks = StepHooks(rt, out, KIND, total, tcfg, log, progress)
         ae.train()
         disc.train()
         for step in track(range(start, total), total=total - start, desc="autoencoder",
@@ -157,27 +171,9 @@ def train_autoencoder(dataset, out_dir: str | os.PathLike, config: str | os.Path
                 scaler_d.scale(ld).backward()
                 scaler_d.step(opt_d)
                 scaler_d.update()
-            done = step + 1
             vals = {"l1": l1.item(), "reg": reg.item(), "perceptual": lp.item(), "gen_adv": gadv.item(), "disc": ld.item()}
             run = vals
-            if progress and rt.is_main:
-                progress(done / total, f"autoencoder step {done}/{total} L1 {vals['l1']:.4f}")
-            if not rt.is_main:
-                continue
-            if done % tcfg["log_every"] == 0 or done == total:
-                log.add(done, vals)
-            if done % tcfg["sample_every"] == 0 or done == total:
-                with torch.no_grad():
-                    ae.eval()
-                    xs = torch.from_numpy(bank.images[: min(4, len(bank))]).to(rt.device)
-                    rs = ae.decode(ae.encode(xs)).clamp(0, 1).cpu().numpy()
-                    ae.train()
-                save_sample_png(out / "samples" / f"autoencoder_step_{done:06d}.png",
-                                [("input", xs.cpu().numpy()), ("reconstruction", rs)], bank.tumours[: len(rs)])
-            if done % tcfg["checkpoint_every"] == 0 or done == total:
-                save_checkpoint(out / "checkpoint.pt", KIND, {
-                    "step": done, "seed": seed, "autoencoder": unwrap(ae).state_dict(),
-                    "discriminator": unwrap(disc).state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})
+            hooks.after(step + 1, vals, f"autoencoder step {step + 1}/{total} L1 {vals['l1']:.4f}", sample, checkpoint)
         if rt.is_main:
             ae.eval()
             metrics: dict[str, Any] = {"final_train_losses": run, "held_out_cases": held}

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...runtime.checkpoint import save_checkpoint
 from ...runtime.distributed import unwrap
 from ...runtime.model_folder import prefixed, write_model_folder
 from ...runtime.session import TrainingRuntime
@@ -36,7 +35,7 @@ from .diffusion_model import EMA, build_unet, model_names, size_bins, size_class
 from .pipeline import TumourTexturePipeline, condition, latent_mask
 from .schedulers import train_scheduler
 from .train_autoencoder import load_autoencoder
-from .training import LossLog, build_crop_bank, prepare_out, save_sample_png, training_threads
+from .training import LossLog, StepHooks, build_crop_bank, prepare_out, save_sample_png, training_threads
 
 KIND = "texture-denoiser"
 
@@ -106,6 +105,26 @@ def train_diffusion(dataset, autoencoder_dir: str | os.PathLike, out_dir: str | 
         cls_mode = dcfg["size_conditioning"] == "class"
         w_out = tcfg["loss_outside_weight"]
         recent: dict[str, list[float]] = {n: [] for n in names}
+
+        def sample(done: int) -> None:
+            pipe = TumourTexturePipeline(ae, {n: e.model for n, e in emas.items()}, dcfg, scale)
+            k = min(4, len(bank))
+            xs, ms = torch.from_numpy(bank.images[:k]), torch.from_numpy(bank.tumours[:k]).float()
+            gen = torch.Generator().manual_seed(child_seed(seed, "preview"))
+            syn = torch.cat([pipe(xs[i:i + 1], ms[i:i + 1], int(bins[i]), generator=gen) for i in range(k)])
+            save_sample_png(out / "samples" / f"diffusion_step_{done:06d}.png",
+                            [("real", xs.numpy()), ("synthetic", syn.cpu().numpy())], bank.tumours[:k])
+            for net in nets.values():
+                net.train()
+
+        def checkpoint(done: int) -> dict[str, Any]:
+            st: dict[str, Any] = {"step": done, "seed": seed, "scale_factor": scale, "latent_clip": dcfg["latent_clip"]}
+            for n in names:
+                st.update({f"unet.{n}": unwrap(nets[n]).state_dict(), f"ema.{n}": emas[n].model.state_dict(),
+                           f"ema_updates.{n}": emas[n].updates, f"opt.{n}": opts[n].state_dict()})
+            return st
+
+        hooks = StepHooks(rt, out, KIND, total, tcfg, log, progress)
         for net in nets.values():
             net.train()
         for step in track(range(start, total), total=total - start, desc="diffusion", disable=None if rt.is_main else True):
@@ -143,29 +162,7 @@ def train_diffusion(dataset, autoencoder_dir: str | os.PathLike, out_dir: str | 
                 emas[n].update(unwrap(nets[n]))
                 vals[f"loss_{n}"] = loss.item()
                 recent[n] = (recent[n] + [loss.item()])[-50:]
-            done = step + 1
-            if progress and rt.is_main:
-                progress(done / total, f"diffusion step {done}/{total}")
-            if not rt.is_main:
-                continue
-            if done % tcfg["log_every"] == 0 or done == total:
-                log.add(done, vals)
-            if done % tcfg["sample_every"] == 0 or done == total:
-                pipe = TumourTexturePipeline(ae, {n: e.model for n, e in emas.items()}, dcfg, scale)
-                k = min(4, len(bank))
-                xs, ms = torch.from_numpy(bank.images[:k]), torch.from_numpy(bank.tumours[:k]).float()
-                gen = torch.Generator().manual_seed(child_seed(seed, "preview"))
-                syn = torch.cat([pipe(xs[i:i + 1], ms[i:i + 1], int(bins[i]), generator=gen) for i in range(k)])
-                save_sample_png(out / "samples" / f"diffusion_step_{done:06d}.png",
-                                [("real", xs.numpy()), ("synthetic", syn.cpu().numpy())], bank.tumours[:k])
-                for net in nets.values():
-                    net.train()
-            if done % tcfg["checkpoint_every"] == 0 or done == total:
-                st: dict[str, Any] = {"step": done, "seed": seed, "scale_factor": scale, "latent_clip": dcfg["latent_clip"]}
-                for n in names:
-                    st.update({f"unet.{n}": unwrap(nets[n]).state_dict(), f"ema.{n}": emas[n].model.state_dict(),
-                               f"ema_updates.{n}": emas[n].updates, f"opt.{n}": opts[n].state_dict()})
-                save_checkpoint(out / "checkpoint.pt", KIND, st)
+            hooks.after(step + 1, vals, f"diffusion step {step + 1}/{total}", sample, checkpoint)
         if rt.is_main:
             cfg_out = {**cfg, "scale_factor": scale, "latent_channels": int(lat.shape[1])}
             tensors = prefixed("autoencoder", ae)

@@ -29,7 +29,8 @@ import torch
 
 from ...data.intensity import window
 from ...data.labels import PANCREAS, TUMOUR, tumour_components
-from ...runtime.checkpoint import load_checkpoint
+from ...runtime.checkpoint import load_checkpoint, save_checkpoint
+from ...runtime.session import due
 from ...utils.atomic import write_text_atomic
 from ...utils.errors import InputError
 from ...utils.progress import ProgressCallback
@@ -125,6 +126,34 @@ def prepare_out(out: Path, resume: bool, kind: str) -> dict[str, Any] | None:
     if ckpt.exists() and not resume:
         raise InputError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
     return load_checkpoint(ckpt, kind) if (resume and ckpt.exists()) else None
+
+
+@dataclass
+class StepHooks:
+    """What a texture trainer does after each step: report progress (rank 0) and — on rank 0, every
+    ``log_every`` / ``sample_every`` / ``checkpoint_every`` steps of its training section and at the
+    last step — add a loss-log row, draw a sample PNG and write ``checkpoint.pt``."""
+
+    rt: Any
+    out: Path
+    kind: str
+    total: int
+    every: dict[str, Any]  # the config's training section
+    log: LossLog | None
+    progress: ProgressCallback | None
+
+    def after(self, done: int, values: dict[str, float], message: str, sample, checkpoint) -> None:
+        """``sample(done)`` draws the PNG; ``checkpoint(done)`` returns the checkpoint payload."""
+        if self.progress and self.rt.is_main:
+            self.progress(done / self.total, message)
+        if not self.rt.is_main:
+            return
+        if due(done, self.every["log_every"], self.total):
+            self.log.add(done, values)
+        if due(done, self.every["sample_every"], self.total):
+            sample(done)
+        if due(done, self.every["checkpoint_every"], self.total):
+            save_checkpoint(self.out / "checkpoint.pt", self.kind, checkpoint(done))
 
 
 class LossLog:
