@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from builders import ellipsoid
 
 from SynTumorLib.utils.errors import InputError, ModelFolderError
 
@@ -40,9 +41,8 @@ def model_folder(tmp_path_factory):
 def _case(shape=(24, 28, 28), seed=0):
     rng = np.random.default_rng(seed)
     img = rng.normal(60, 15, shape).astype(np.int16)
-    k, j, i = np.indices(shape)
-    tumour = ((k - 12) / 3.0) ** 2 + ((j - 14) / 4.0) ** 2 + ((i - 13) / 3.5) ** 2 < 1
-    organ = (((k - 12) / 8.0) ** 2 + ((j - 14) / 9.0) ** 2 + ((i - 13) / 9.0) ** 2 < 1) & ~tumour
+    tumour = ellipsoid(shape, (12, 14, 13), (3.0, 4.0, 3.5))
+    organ = ellipsoid(shape, (12, 14, 13), (8.0, 9.0, 9.0)) & ~tumour
     return img, tumour, organ
 
 

@@ -191,10 +191,10 @@ def test_crop_grid_and_paste_back_only_inside_feathered_region():
 
 def test_autoencoder_model_folder_round_trip(tmp_path):
     """The autoencoder through the common model-folder format (its damage cases: test_model_folder.py)."""
+    from SynTumorLib.runtime.model_folder import prefixed, write_model_folder
     from SynTumorLib.texture.diffusion import load_autoencoder
     from SynTumorLib.texture.diffusion.autoencoder import TextureAutoencoder
     from SynTumorLib.texture.diffusion.config import validate_config
-    from SynTumorLib.runtime.model_folder import prefixed, write_model_folder
 
     torch.manual_seed(0)
     ae = TextureAutoencoder(AE_CFG).eval()

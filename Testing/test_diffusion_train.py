@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_ct
+from builders import ellipsoid, make_tiny_ct, write_msd
 
 from SynTumorLib.utils.errors import InputError
 
@@ -39,19 +39,15 @@ def _rows(folder):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """Two tiny CTs (1.5 mm) with an ellipsoid tumour (label 2) each, in MSD layout."""
-    from SynTumorLib.data.msd import MSDWriter
-
-    root = tmp_path_factory.mktemp("tumours")
-    w = MSDWriter(root)
-    for s in range(2):
+    def case(s: int):
         img, lab = make_tiny_ct(shape=(28, 32, 32), seed=s)
-        k, j, i = np.indices(img.shape)
-        t = ((k - 14) / (3 + s)) ** 2 + ((j - 16) / 4) ** 2 + ((i - 16 + 3 * s) / (3 + s)) ** 2 < 1
+        t = ellipsoid(img.shape, (14, 16, 16 - 3 * s), (3 + s, 4, 3 + s))
         a, b = img.array.copy(), lab.array.copy()
         a[t] = (40 + np.random.default_rng(s).normal(0, 8, int(t.sum()))).astype(np.int16)
         b[t] = 2
-        w.add_case(f"case_{s}", img.with_array(a), lab.with_array(b))
-    return root
+        return f"case_{s}", img.with_array(a), lab.with_array(b)
+
+    return write_msd(tmp_path_factory.mktemp("tumours"), (case(s) for s in range(2)), name="SynTumor")
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +149,8 @@ def test_amp_falls_back_to_float32_on_cpu():
 
 def test_errors_for_bad_training_input(tmp_path, ae_folder):
     from SynTumorLib.data.msd import MSDWriter
-    from SynTumorLib.texture.diffusion import train_diffusion
     from SynTumorLib.runtime.checkpoint import load_checkpoint
+    from SynTumorLib.texture.diffusion import train_diffusion
     from SynTumorLib.utils.errors import ModelFolderError
 
     img, lab = make_tiny_ct(shape=(16, 16, 16))

@@ -130,7 +130,7 @@ def _copy_v1(tmp_path: Path, name: str) -> Path:
 
 
 def test_v1_segmenter_folder_loads_and_predicts_exactly_as_before(tmp_path):
-    from conftest import make_tiny_ct
+    from builders import make_tiny_ct
 
     from SynTumorLib.segmentation import load_model, predict_volume
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from seg_testdata import make_model_folder
+from builders import make_model_folder
 
 from SynTumorLib.cli.main import main
 from SynTumorLib.data.io import read_volume, write_volume
 from SynTumorLib.metrics.overlap import dice
-from SynTumorLib.segmentation import TrainConfig, load_model, predict_volume
 from SynTumorLib.runtime.devices import resolve_device
+from SynTumorLib.segmentation import TrainConfig, load_model, predict_volume
 from SynTumorLib.segmentation.model_folder import LoadedModel
 from SynTumorLib.utils.errors import InputError
 

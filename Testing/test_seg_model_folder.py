@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 import torch
-from seg_testdata import make_model_folder
+from builders import make_model_folder
 
 from SynTumorLib.segmentation import load_model
 from SynTumorLib.segmentation.networks import build_network

@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
+from builders import make_seg_dataset, tiny_config
 from safetensors.torch import load_file
-from seg_testdata import make_seg_dataset, tiny_config
 
-from SynTumorLib.segmentation import train
 from SynTumorLib.runtime.checkpoint import load_checkpoint
+from SynTumorLib.segmentation import train
 from SynTumorLib.utils.errors import InputError, ModelFolderError
 
 torch.set_num_threads(1)

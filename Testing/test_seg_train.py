@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from seg_testdata import add_tumour, make_seg_dataset, tiny_config
+from builders import add_ball_tumour, make_seg_dataset, tiny_config
 
 from SynTumorLib.cli.main import main
 from SynTumorLib.data.msd import MSDWriter
@@ -156,9 +156,9 @@ def test_noisy_labels_replace_the_real_labels(real_ds, tmp_path):
 
 def test_bad_labels_and_amp_on_cpu(tmp_path, real_ds):
     w = MSDWriter(tmp_path / "bad", name="bad")
-    from conftest import make_tiny_ct
+    from builders import make_tiny_ct
 
-    image, label = add_tumour(*make_tiny_ct(shape=(16, 16, 16)), seed=0)
+    image, label = add_ball_tumour(*make_tiny_ct(shape=(16, 16, 16)), seed=0)
     w.add_case("a", image, label.with_array(np.where(label.array == 2, 7, label.array).astype(np.uint8)))
     w.add_case("b", image, label)
     cfg = tiny_config(tmp_path / "bad", split={"seed": 0, "test_fraction": 0.0, "val_fraction": 0.0})
