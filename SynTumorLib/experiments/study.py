@@ -88,6 +88,25 @@ def monai_train_config(spec: StudySpec, run: Run, data: dict, splits: dict) -> d
     return cfg
 
 
+def check_run_configs(spec: StudySpec, runs: list[Run]) -> None:
+    """Build every run's training config now, on placeholder data paths, so a bad ``budget`` or
+    ``models`` value (an unknown key, ``iterations: 0`` …) fails before any data is generated."""
+    from ..segmentation import TrainConfig
+    from ..segmentation.nnunet import NNUNetConfig
+
+    placeholder = {"real": "<real>", "healthy": "<healthy>", "noisy": "<noisy>"}
+    no_split = {"train": [], "val": [], "test": []}
+    for run in {Run(r.arm, spec.seeds[0], None): None for r in runs}:  # one check per arm
+        try:
+            if run.arm.model == "nnunet":
+                NNUNetConfig.from_dict({**(spec.models.get("nnunet") or {}), "device": spec.device, "seed": run.seed})
+            else:
+                data = {**placeholder, "noisy": placeholder["noisy"] if run.arm.noise != "none" else None}
+                TrainConfig.from_dict(monai_train_config(spec, run, data, no_split), source="training config")
+        except InputError as e:
+            raise InputError(f"study spec: arm {run.arm.arm_id}: {e}") from None
+
+
 def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) -> dict:
     from ..data.datasets import open_dataset
     from ..data.io import write_volume
@@ -199,6 +218,7 @@ def run_study(
 
     out = Path(out_dir)
     runs = plan_runs(spec, only)
+    check_run_configs(spec, runs)
     t0 = time.perf_counter()
     status = [{"arm": r.arm.arm_id, "split": r.split_name, "folder": str(r.folder(out)),
                "status": "done" if (r.folder(out) / "result.json").is_file() else "pending"} for r in runs]
