@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import ellipsoid, file_digests, write_msd
 
 from SynTumorLib import Volume, read_volume, write_volume
 from SynTumorLib.cli.main import main
@@ -18,14 +18,13 @@ from SynTumorLib.utils.jsonio import read_json
 
 
 def make_case(seed: int, tumour: bool, shape=(24, 28, 28), spacing=(1.2, 1.2, 2.0)):
+    """An ellipsoid pancreas (1) with, optionally, an ellipsoid tumour (2) near its centre."""
     rng = np.random.default_rng(seed)
-    g = np.indices(shape, dtype=np.float64)
     c = np.asarray(shape) / 2
     lab = np.zeros(shape, np.uint8)
-    lab[((g[0] - c[0]) / 7) ** 2 + ((g[1] - c[1]) / 10) ** 2 + ((g[2] - c[2]) / 11) ** 2 <= 1] = 1
+    lab[ellipsoid(shape, c, (7, 10, 11), inclusive=True)] = 1
     if tumour:
-        t = c + rng.integers(-2, 3, 3)
-        lab[((g[0] - t[0]) / 3) ** 2 + ((g[1] - t[1]) / 4.5) ** 2 + ((g[2] - t[2]) / 4.5) ** 2 <= 1] = 2
+        lab[ellipsoid(shape, c + rng.integers(-2, 3, 3), (3, 4.5, 4.5), inclusive=True)] = 2
     img = np.where(lab > 0, 100, 40).astype(np.int16) + rng.integers(-10, 10, shape).astype(np.int16)
     image = Volume.from_geometry(img, spacing, origin_ras=(-10.0, 5.0, 3.0))
     return image, image.with_array(lab)
@@ -33,16 +32,11 @@ def make_case(seed: int, tumour: bool, shape=(24, 28, 28), spacing=(1.2, 1.2, 2.
 
 @pytest.fixture
 def src(tmp_path) -> Path:
-    root = tmp_path / "src"
-    w = MSDWriter(root, name="tiny")
-    for i, tumour in enumerate((True, True, False)):
-        w.add_case(f"case_{i:03d}", *make_case(i, tumour))
-    return root
+    return write_msd(tmp_path / "src", ((f"case_{i:03d}", *make_case(i, tumour))
+                                        for i, tumour in enumerate((True, True, False))))
 
 
-def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+tree_digest = file_digests
 
 
 def test_corrupt_dataset_layout_records_and_summary(src, tmp_path):
@@ -138,14 +132,3 @@ def test_cli(src, tmp_path, capsys):
     assert "extreme" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["corrupt", "--help"])
-
-
-def test_docstring_examples():
-    import doctest
-
-    import SynTumorLib.corruption as corruption_pkg
-    import SynTumorLib.corruption.dataset as dataset_mod
-    import SynTumorLib.corruption.levels as levels_mod
-
-    for mod in (dataset_mod, levels_mod, corruption_pkg):
-        assert doctest.testmod(mod).failed == 0

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
 import pytest
+from builders import ball, ellipsoid
 
-import SynTumorLib.corruption.corrupt as corrupt_mod
 from SynTumorLib import Volume
 from SynTumorLib.corruption import LEVEL_NAMES, corrupt_label, load_levels, replay_corruption, sigma_for_level
 from SynTumorLib.corruption.levels import validate_levels
@@ -20,12 +19,10 @@ def organ_with_tumours(shape=(36, 40, 40), spacing=(1.0, 1.0, 1.0), tumours=(((1
                        direction=None) -> Volume:
     """Pancreas-like slab (1) holding ball tumours (2) given as ((k, j, i) centre, radius mm)."""
     sp_kji = np.asarray(spacing[::-1])
-    g = np.indices(shape, dtype=np.float64)
     lab = np.zeros(shape, np.uint8)
-    c = np.asarray(shape) / 2
-    lab[sum(((g[a] - c[a]) * sp_kji[a] / r) ** 2 for a, r in enumerate((11, 13, 17))) <= 1] = 1
+    lab[ellipsoid(shape, np.asarray(shape) / 2, (11, 13, 17), sp_kji, inclusive=True)] = 1
     for centre, radius in tumours:
-        lab[sum(((g[a] - centre[a]) * sp_kji[a]) ** 2 for a in range(3)) <= radius**2] = 2
+        lab[ball(shape, centre, radius, sp_kji)] = 2
     return Volume.from_geometry(lab, spacing, direction_ras=direction)
 
 
@@ -105,7 +102,7 @@ def test_tumour_may_cross_the_organ_unless_kept_inside():
 
 def test_anisotropic_oblique_grid_in_mm():
     """The same physical tumour loses about the same Dice on a 1 mm grid and on a 0.8×0.8×2.5 mm oblique one."""
-    from conftest import oblique_direction
+    from builders import oblique_direction
 
     iso = organ_with_tumours()
     sp = (0.8, 0.8, 2.5)
@@ -187,7 +184,3 @@ def test_levels_file_and_validation():
         validate_levels({"low": 1})
     with pytest.raises(InputError, match="> 0"):
         validate_levels({"low": 0, "moderate": 1, "high": 3, "extreme": 4})
-
-
-def test_docstring_examples():
-    assert doctest.testmod(corrupt_mod).failed == 0

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from _dataset_fixtures import make_msd, snapshot, tiny_case
+from builders import make_msd, snapshot, tiny_case
 
 from SynTumorLib import InputError, Volume, write_volume
 from SynTumorLib.cli.main import main

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from _dataset_fixtures import (
+from builders import (
     make_btcv,
     make_folder_images_labels,
     make_folder_pairs,

@@ -181,7 +181,7 @@ def test_texture_trained_on_train_split_with_recorded_seeds(demo_dir):
     assert q["train_cases"] == split["train"] and q["test_cases"] == split["test"]
     for folder in ("autoencoder", "model"):
         card = json.loads((demo_dir / "texture" / folder / "model_card.json").read_text())
-        assert set(card["data"]["cases"]) <= set(split["train"]) and not set(card["data"]["cases"]) & set(split["test"])
+        assert set(card["training_data"]["cases"]) <= set(split["train"]) and not set(card["training_data"]["cases"]) & set(split["test"])
         stage = "autoencoder" if folder == "autoencoder" else "diffusion"
         assert card["seed"] == q["plan"][f"{stage}_seed"] == child_seed(SEED, "texture", stage)
         assert card["steps"] == q["plan"][f"{stage}_steps"] and (demo_dir / "texture" / folder / "loss_log.csv").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from builders import ellipsoid
 
 from SynTumorLib.utils.errors import InputError, ModelFolderError
 
@@ -24,23 +25,24 @@ CFG = {
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
     """A texture model folder with random (untrained) weights: the backend's plumbing does not need training."""
+    from SynTumorLib.runtime.model_folder import prefixed, write_model_folder
     from SynTumorLib.texture.diffusion.autoencoder import TextureAutoencoder
     from SynTumorLib.texture.diffusion.diffusion_model import build_unet
-    from SynTumorLib.texture.diffusion.model_folder import prefixed, save_model_folder
     from SynTumorLib.texture.diffusion.train_diffusion import KIND
 
     torch.manual_seed(0)
     tensors = {**prefixed("autoencoder", TextureAutoencoder(CFG["autoencoder"])),
                **prefixed("unet.main", build_unet(CFG["diffusion"], 2))}
-    return save_model_folder(tmp_path_factory.mktemp("tex") / "model", KIND, CFG, tensors, {"steps": 0})
+    arch = {"autoencoder": CFG["autoencoder"], "diffusion": CFG["diffusion"], "latent_channels": 2}
+    return write_model_folder(tmp_path_factory.mktemp("tex") / "model", KIND, architecture=arch, config=CFG,
+                              tensors=tensors, steps=0)
 
 
 def _case(shape=(24, 28, 28), seed=0):
     rng = np.random.default_rng(seed)
     img = rng.normal(60, 15, shape).astype(np.int16)
-    k, j, i = np.indices(shape)
-    tumour = ((k - 12) / 3.0) ** 2 + ((j - 14) / 4.0) ** 2 + ((i - 13) / 3.5) ** 2 < 1
-    organ = (((k - 12) / 8.0) ** 2 + ((j - 14) / 9.0) ** 2 + ((i - 13) / 9.0) ** 2 < 1) & ~tumour
+    tumour = ellipsoid(shape, (12, 14, 13), (3.0, 4.0, 3.5))
+    organ = ellipsoid(shape, (12, 14, 13), (8.0, 9.0, 9.0)) & ~tumour
     return img, tumour, organ
 
 
@@ -111,12 +113,12 @@ def test_clear_errors(model_folder, tmp_path):
         tex.apply(img, big, ~big, (2.0, 2.0, 2.0), p)
     with pytest.raises(InputError, match="shapes differ"):
         tex.apply(img, tumour[:-1], organ, (1.0, 1.0, 1.0), p)
-    # an autoencoder folder is not a texture model
+    # damaged weights are refused
     (tmp_path / "ae").mkdir()
-    for name in ("config.json", "model.safetensors", "model_card.json", "VERSION"):
+    for name in ("model.safetensors", "model_card.json"):
         (tmp_path / "ae" / name).write_bytes((model_folder / name).read_bytes())
     (tmp_path / "ae" / "model.safetensors").write_bytes(b"\0" * 10)
-    with pytest.raises(ModelFolderError):
+    with pytest.raises(ModelFolderError, match="SHA-256"):
         from_folder(tmp_path / "ae")
 
 

@@ -40,7 +40,7 @@ def test_autoencoder_rejects_bad_config():
 
     with pytest.raises(InputError, match="kind"):
         TextureAutoencoder({**AE_CFG, "kind": "gan"})
-    with pytest.raises(InputError, match="two positive"):
+    with pytest.raises(InputError, match="autoencoder.channels must be a list of 2 positive integers"):
         TextureAutoencoder({**AE_CFG, "channels": [8, 8, 8]})
     assert build_perceptual_loss(None) is None  # no weights → no perceptual loss, nothing downloaded
     with pytest.raises(InputError, match="not found"):
@@ -189,60 +189,31 @@ def test_crop_grid_and_paste_back_only_inside_feathered_region():
         CropGrid.around(np.zeros((4, 4, 4), bool), sp, 8, 1.0)
 
 
-def test_model_folder_roundtrip_and_corruption(tmp_path):
+def test_autoencoder_model_folder_round_trip(tmp_path):
+    """The autoencoder through the common model-folder format (its damage cases: test_model_folder.py)."""
+    from SynTumorLib.runtime.model_folder import prefixed, write_model_folder
+    from SynTumorLib.texture.diffusion import load_autoencoder
     from SynTumorLib.texture.diffusion.autoencoder import TextureAutoencoder
-    from SynTumorLib.texture.diffusion.model_folder import (
-        load_into,
-        load_model_folder,
-        prefixed,
-        save_model_folder,
-    )
+    from SynTumorLib.texture.diffusion.config import validate_config
 
     torch.manual_seed(0)
     ae = TextureAutoencoder(AE_CFG).eval()
-    folder = save_model_folder(tmp_path / "m", "syntumor-autoencoder", {"autoencoder": AE_CFG},
-                               prefixed("autoencoder", ae), {"steps": 0})
-    cfg, tensors, card, sha = load_model_folder(folder, "syntumor-autoencoder")
-    ae2 = TextureAutoencoder(cfg["autoencoder"]).eval()
-    load_into(ae2, tensors, "autoencoder", folder)
+    cfg = validate_config({"autoencoder": AE_CFG})
+    folder = write_model_folder(tmp_path / "m", "texture-autoencoder", architecture={"autoencoder": AE_CFG},
+                                config=cfg, tensors=prefixed("autoencoder", ae), steps=0)
+    ae2, cfg2, sha = load_autoencoder(folder)
     x = torch.rand(1, 1, 16, 16, 16)
     with torch.no_grad():
         assert torch.equal(ae.decode(ae.encode(x)), ae2.decode(ae2.encode(x)))
-    assert card["weights_sha256"] and len(sha) == 64
+    assert cfg2 == cfg and len(sha) == 64
+    with pytest.raises(ModelFolderError, match="holds a 'texture-autoencoder' model, expected 'texture-denoiser'"):
+        from SynTumorLib.texture.diffusion import load_pipeline
 
-    with pytest.raises(ModelFolderError, match="expected 'syntumor-texture-diffusion'"):
-        load_model_folder(folder, "syntumor-texture-diffusion")
-    wrong = TextureAutoencoder({**AE_CFG, "channels": [8, 16]})
+        load_pipeline(folder)
+    wrong = write_model_folder(tmp_path / "w", "texture-autoencoder", architecture={"autoencoder": {**AE_CFG, "channels": [8, 16]}},
+                               config=cfg, tensors=prefixed("autoencoder", ae))
     with pytest.raises(ModelFolderError, match="do not match the architecture"):
-        load_into(wrong, tensors, "autoencoder", folder)
-    w = folder / "model.safetensors"
-    data = w.read_bytes()
-    w.write_bytes(data[: len(data) // 2])  # truncated
-    with pytest.raises(ModelFolderError, match="SHA-256"):
-        load_model_folder(folder, "syntumor-autoencoder")
-    w.write_bytes(data)
-    (folder / "config.json").write_text("{not json")
-    with pytest.raises(ModelFolderError, match="JSON"):
-        load_model_folder(folder, "syntumor-autoencoder")
-    (folder / "VERSION").unlink()
-    with pytest.raises(ModelFolderError, match="missing VERSION"):
-        load_model_folder(folder, "syntumor-autoencoder")
-    with pytest.raises(ModelFolderError, match="not found"):
-        load_model_folder(tmp_path / "nothing", "syntumor-autoencoder")
-
-
-def test_model_folder_rejects_truncated_weights_even_with_matching_card(tmp_path):
-    """A weights file whose card was rewritten to match must still fail in the safetensors reader."""
-    from SynTumorLib.texture.diffusion.model_folder import load_model_folder, save_model_folder, sha256_file
-
-    folder = save_model_folder(tmp_path / "m", "k", {}, {"w": torch.ones(100)}, {})
-    w = folder / "model.safetensors"
-    w.write_bytes(w.read_bytes()[:-50])
-    card = json.loads((folder / "model_card.json").read_text())
-    card["weights_sha256"] = sha256_file(w)
-    (folder / "model_card.json").write_text(json.dumps(card))
-    with pytest.raises(ModelFolderError, match="cannot be read"):
-        load_model_folder(folder, "k")
+        load_autoencoder(wrong)
 
 
 def test_configs_load_and_validate(tmp_path):
@@ -257,6 +228,16 @@ def test_configs_load_and_validate(tmp_path):
     p.write_text(json.dumps({"base": "default", "crop": {"size": 64}}))
     c = load_config(p)
     assert c["crop"]["size"] == 64 and c["crop"]["spacing_mm"] == 1.0
+    p.write_text(json.dumps({"crop": {"size": 30}}))
+    with pytest.raises(InputError, match=r"c\.json: texture config: crop\.size must be a multiple of 4"):
+        load_config(p)
+    p.write_text(json.dumps({"diffusion": {"sampling": [{"scheduler": "euler", "steps": 2}]}}))
+    with pytest.raises(InputError, match=r"sampling\[0\]\.scheduler must be one of ddpm, ddim"):
+        load_config(p)
+    with pytest.raises(InputError, match="unknown key 'difusion' \\(did you mean 'diffusion'\\?\\)"):
+        load_config({"difusion": {}})
+    with pytest.raises(InputError, match="loss_outside_weight must be a number in \\[0, 1\\]"):
+        load_config("tiny", {"diffusion_training": {"loss_outside_weight": 2}})
     p.write_text("[1, 2]")
     with pytest.raises(InputError, match="JSON object"):
         load_config(p)

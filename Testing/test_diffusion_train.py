@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_ct
+from builders import ellipsoid, make_tiny_ct, write_msd
 
 from SynTumorLib.utils.errors import InputError
 
@@ -39,19 +39,15 @@ def _rows(folder):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """Two tiny CTs (1.5 mm) with an ellipsoid tumour (label 2) each, in MSD layout."""
-    from SynTumorLib.data.msd import MSDWriter
-
-    root = tmp_path_factory.mktemp("tumours")
-    w = MSDWriter(root)
-    for s in range(2):
+    def case(s: int):
         img, lab = make_tiny_ct(shape=(28, 32, 32), seed=s)
-        k, j, i = np.indices(img.shape)
-        t = ((k - 14) / (3 + s)) ** 2 + ((j - 16) / 4) ** 2 + ((i - 16 + 3 * s) / (3 + s)) ** 2 < 1
+        t = ellipsoid(img.shape, (14, 16, 16 - 3 * s), (3 + s, 4, 3 + s))
         a, b = img.array.copy(), lab.array.copy()
         a[t] = (40 + np.random.default_rng(s).normal(0, 8, int(t.sum()))).astype(np.int16)
         b[t] = 2
-        w.add_case(f"case_{s}", img.with_array(a), lab.with_array(b))
-    return root
+        return f"case_{s}", img.with_array(a), lab.with_array(b)
+
+    return write_msd(tmp_path_factory.mktemp("tumours"), (case(s) for s in range(2)), name="SynTumor")
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +82,11 @@ def test_diffusion_training_lowers_the_loss(dataset, ae_folder, tmp_path):
     loss = [float(r["loss_main"]) for r in _rows(folder)]
     assert np.mean(loss[-10:]) < 0.8 * np.mean(loss[:10])
     card = json.loads((folder / "model_card.json").read_text())
-    assert card["autoencoder_sha256"] and sum(card["data"]["crops_per_size_bin"]) == card["data"]["crops"]
-    cfg = json.loads((folder / "config.json").read_text())
-    assert cfg["scale_factor"] > 0 and cfg["latent_channels"] == 2
+    data = card["training_data"]
+    assert card["autoencoder_sha256"] and sum(data["crops_per_size_bin"]) == data["crops"]
+    cfg = card["config"]
+    assert cfg["scale_factor"] > 0 and cfg["latent_channels"] == 2 and card["kind"] == "texture-denoiser"
+    assert card["architecture"]["latent_channels"] == 2 and card["architecture"]["diffusion"] == cfg["diffusion"]
     assert from_folder(folder).sample(0)["sampling"][0]["steps"] == 2
 
 
@@ -118,7 +116,7 @@ def test_tumour_weighted_loss_option(dataset, ae_folder, tmp_path):
     b = train_diffusion(dataset, ae_folder, tmp_path / "u", cfg(1.0), steps=2)  # the reference's plain MSE
     # same batches and noise, different loss: the logged losses differ, the weights too
     assert _rows(a)[0]["loss_main"] != _rows(b)[0]["loss_main"]
-    assert json.loads((a / "config.json").read_text())["diffusion_training"]["loss_outside_weight"] == 0.1
+    assert json.loads((a / "model_card.json").read_text())["config"]["diffusion_training"]["loss_outside_weight"] == 0.1
     with pytest.raises(InputError, match="loss_outside_weight"):
         train_diffusion(dataset, ae_folder, tmp_path / "bad", cfg(2.0), steps=1)
 
@@ -139,20 +137,21 @@ def test_resume_continues_exactly(dataset, ae_folder, tmp_path):
 
 
 def test_amp_falls_back_to_float32_on_cpu():
-    from SynTumorLib.texture.diffusion.training import amp_context, grad_scaler
+    from SynTumorLib.runtime.session import TrainingRuntime
 
-    cpu = torch.device("cpu")
-    assert not grad_scaler(True, cpu).is_enabled()
-    lin = torch.nn.Linear(3, 3)
-    with amp_context(True, cpu):
-        y = lin(torch.ones(1, 3))
+    with TrainingRuntime.start("cpu", amp=True) as rt:  # the texture configs' "amp": true
+        assert rt.amp == "none" and not rt.grad_scaler().is_enabled()
+        lin = torch.nn.Linear(3, 3)
+        with rt.autocast():
+            y = lin(torch.ones(1, 3))
     assert y.dtype == torch.float32
 
 
 def test_errors_for_bad_training_input(tmp_path, ae_folder):
     from SynTumorLib.data.msd import MSDWriter
+    from SynTumorLib.runtime.checkpoint import load_checkpoint
     from SynTumorLib.texture.diffusion import train_diffusion
-    from SynTumorLib.texture.diffusion.training import load_checkpoint
+    from SynTumorLib.utils.errors import ModelFolderError
 
     img, lab = make_tiny_ct(shape=(16, 16, 16))
     MSDWriter(tmp_path / "healthy").add_case("h", img, lab)
@@ -160,8 +159,22 @@ def test_errors_for_bad_training_input(tmp_path, ae_folder):
         train_diffusion(tmp_path / "healthy", ae_folder, tmp_path / "o", steps=1)
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="cannot be read"):
-        load_checkpoint(bad)
+    with pytest.raises(ModelFolderError, match="checkpoint.pt: corrupt or truncated checkpoint.*delete it"):
+        load_checkpoint(bad, "texture-denoiser")
+    # ranges are checked before any work starts (no crop bank, no folder)
+    with pytest.raises(InputError, match="diffusion_training.steps must be an integer ≥ 1, got 0"):
+        train_diffusion(tmp_path / "healthy", ae_folder, tmp_path / "zero", steps=0)
+    assert not (tmp_path / "zero").exists()
+    from SynTumorLib.texture.diffusion import train_autoencoder
+
+    with pytest.raises(InputError, match="autoencoder_training.steps must be an integer ≥ 1, got 0"):
+        train_autoencoder(tmp_path / "healthy", tmp_path / "zero", AE, steps=0)
+    with pytest.raises(InputError, match="unknown key 'stpes' \\(did you mean 'steps'\\?\\)"):
+        train_autoencoder(tmp_path / "healthy", tmp_path / "zero", {"autoencoder_training": {"stpes": 3}})
+    with pytest.raises(InputError, match="no CUDA GPU|auto, cpu, cuda or cuda:N"):
+        train_autoencoder(tmp_path / "healthy", tmp_path / "zero", AE, steps=1,
+                          device="cuda" if not torch.cuda.is_available() else "tpu")
+    assert not (tmp_path / "zero").exists()
 
 
 def test_cli_train_commands(dataset, ae_folder, tmp_path, capsys):
@@ -191,7 +204,7 @@ def test_ddp_two_cpu_processes_gloo(dataset, tmp_path):
         cfg = json.loads({json.dumps(json.dumps(AE))})
         cfg["autoencoder_training"]["adv_start"] = 1
         ae = train_autoencoder({str(dataset)!r}, {str(tmp_path / 'ae')!r}, cfg, steps=2, device="cpu")
-        torch.distributed.barrier()
+        # no barrier needed: a trainer returns on every rank only after rank 0 has written its folder
         train_diffusion({str(dataset)!r}, {str(tmp_path / 'ae')!r}, {str(tmp_path / 'dm')!r}, steps=2, device="cpu")
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

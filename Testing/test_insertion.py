@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_tiny_ct, oblique_direction
+from builders import make_tiny_ct, oblique_direction
 from scipy import ndimage
 
 from SynTumorLib import InputError, Volume, read_volume

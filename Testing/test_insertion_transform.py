@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_ct
+from builders import make_tiny_ct
 
 from SynTumorLib.data.intensity import window
 from SynTumorLib.insertion import replay

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-import SynTumorLib.metrics.lesions as lesions_mod
-import SynTumorLib.metrics.overlap as overlap_mod
 from SynTumorLib.metrics import dice, equivalent_radius_mm, lesion_detection, volume_ml
 from SynTumorLib.utils.errors import InputError
 
@@ -107,8 +103,3 @@ def test_empty_masks():
     m = cube((8, 8, 8), (1, 1, 1), (3, 3, 3))
     assert lesion_detection(e, m, (1, 1, 1))["sensitivity"] == 0.0
     assert lesion_detection(m, e, (1, 1, 1))["fp"] == 1
-
-
-def test_docstring_examples():
-    assert doctest.testmod(overlap_mod).failed == 0
-    assert doctest.testmod(lesions_mod).failed == 0

@@ -8,36 +8,22 @@ import os
 
 import numpy as np
 import pytest
-from conftest import make_tiny_ct
+from builders import add_ball_tumour, make_tiny_ct, write_msd
 
 from SynTumorLib.data.io import read_volume
-from SynTumorLib.data.msd import MSDWriter
 from SynTumorLib.segmentation.nnunet import NNUNetConfig
 from SynTumorLib.segmentation.nnunet.api import _make_splits, predict_nnunet, train_nnunet
 from SynTumorLib.utils.errors import InputError
 
 
-def tumour_case(seed: int, shape=(32, 40, 40)):
-    """A tiny CT with a pancreas (1) and a bright-ish spherical tumour (2) of radius ~5 mm inside it."""
-    image, label = make_tiny_ct(shape=shape, spacing=(1.5, 1.5, 1.5), seed=seed)
-    rng = np.random.default_rng(seed)
-    lab = label.array.copy()
-    k, j, i = np.nonzero(lab == 1)
-    c = rng.integers(len(k))
-    kk, jj, ii = np.indices(shape)
-    ball = ((kk - k[c]) ** 2 + (jj - j[c]) ** 2 + (ii - i[c]) ** 2) * 1.5**2 < 5.0**2
-    lab[ball] = 2
-    img = image.array.copy()
-    img[ball] = -20  # hypo-attenuating like PDAC
-    return image.with_array(img), label.with_array(lab)
-
-
 def write_cohort(root, n: int, prefix: str = "case", seed0: int = 0):
-    w = MSDWriter(root, name="tiny")
-    for s in range(n):
-        img, lab = tumour_case(seed0 + s)
-        w.add_case(f"{prefix}_{s:03d}", img, lab)
-    return root
+    """Tiny CTs with a pancreas (1) and a hypo-attenuating (−20 HU, like PDAC) ball tumour (2) of ~5 mm."""
+    def case(s: int):
+        image, label = make_tiny_ct(shape=(32, 40, 40), spacing=(1.5, 1.5, 1.5), seed=seed0 + s)
+        return (f"{prefix}_{s:03d}", *add_ball_tumour(image, label, seed0 + s, radius_vox=5.0 / 1.5, hu=-20.0,
+                                                       noise_hu=0.0))
+
+    return write_msd(root, (case(s) for s in range(n)))
 
 
 def test_config_validation():

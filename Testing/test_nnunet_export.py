@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from _dataset_fixtures import make_btcv, make_msd, snapshot, tiny_case
+from builders import make_btcv, make_msd, snapshot, tiny_case
 
 from SynTumorLib import InputError, read_volume
 from SynTumorLib.data.nnunet_export import export_nnunet

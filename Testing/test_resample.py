@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import oblique_direction
+from builders import oblique_direction
 
 from SynTumorLib import InputError, Volume
 from SynTumorLib.data.resample import resample_like, resample_to_spacing

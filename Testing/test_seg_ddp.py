@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from seg_testdata import make_seg_dataset, tiny_config
+from builders import make_seg_dataset, tiny_config
 
 
 @pytest.mark.slow

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from seg_testdata import make_model_folder
+from builders import make_model_folder
 
 from SynTumorLib.cli.main import main
 from SynTumorLib.data.io import read_volume, write_volume
 from SynTumorLib.metrics.overlap import dice
+from SynTumorLib.runtime.devices import resolve_device
 from SynTumorLib.segmentation import TrainConfig, load_model, predict_volume
-from SynTumorLib.segmentation.devices import resolve_device
 from SynTumorLib.segmentation.model_folder import LoadedModel
 from SynTumorLib.utils.errors import InputError
 
@@ -86,17 +86,22 @@ def test_largest_component_and_bad_inputs(tiny_ct):
         predict_volume(_threshold_model(), image.with_array(np.full(image.shape, np.nan, np.float32)), device="cpu")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU fallback")
-def test_cuda_without_a_gpu_falls_back_to_the_cpu_with_a_warning(tiny_ct, tmp_path):
-    with pytest.warns(RuntimeWarning, match="CUDA is not available"):
-        assert resolve_device("cuda").type == "cpu"
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU refusal")
+def test_cuda_without_a_gpu_is_a_clear_error(tiny_ct, tmp_path):
+    """One device rule everywhere: asking for a GPU that is not there stops at once (no silent CPU run)."""
+    with pytest.raises(InputError, match="device 'cuda' was requested but torch sees no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(InputError, match="device 'cuda:1' was requested"):
+        resolve_device("cuda:1")
     folder = make_model_folder(tmp_path / "m")
-    with pytest.warns(RuntimeWarning, match="using the CPU"):
-        lm = load_model(folder, device="cuda")
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        load_model(folder, device="cuda")
+    lm = load_model(folder, device="auto")
     assert next(lm.net.parameters()).device.type == "cpu"
-    with pytest.warns(RuntimeWarning):
-        seg = predict_volume(lm, tiny_ct[0], device="cuda")
-    assert seg.same_grid(tiny_ct[0])
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        predict_volume(lm, tiny_ct[0], device="cuda")
+    with pytest.raises(InputError, match="auto, cpu, cuda or cuda:N, got 'gpu'"):
+        predict_volume(lm, tiny_ct[0], device="gpu")
 
 
 def test_cli_predict_file_and_folder(tiny_ct, tiny_ct_aniso_oblique, tmp_path, capsys):

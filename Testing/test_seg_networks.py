@@ -117,7 +117,11 @@ def test_config_round_trip_and_defaults(tmp_path):
     "d, match",
     [
         ({"data": {"real": "x"}, "learning_rate": 1}, "unknown key"),
-        ({"data": {"real": "x", "helthy": "y"}}, "unknown key.*'data'"),
+        ({"data": {"real": "x", "helthy": "y"}}, "'data': unknown key 'helthy' \\(did you mean 'healthy'\\?\\)"),
+        ({"data": {"real": "x"}, "iteration": 5}, "unknown key 'iteration' \\(did you mean 'iterations'\\?\\)"),
+        ({"data": {"real": "x"}, "device": "gpu"}, "device must be auto, cpu, cuda or cuda:N"),
+        ({"data": {"real": "x"}, "batch_size": 0}, "'batch_size' must be an integer ≥ 1, got 0"),
+        ({"data": {"real": "x"}, "val_overlap": 1.0}, "'val_overlap' must be a number in \\[0, 1\\)"),
         ({"data": {}}, "at least one"),
         ({"data": {"real": "x", "arm": "huge"}}, "data.arm"),
         ({"data": {"real": "x", "arm": "large"}}, "no 'data.healthy'"),

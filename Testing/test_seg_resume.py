@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
+from builders import make_seg_dataset, tiny_config
 from safetensors.torch import load_file
-from seg_testdata import make_seg_dataset, tiny_config
 
+from SynTumorLib.runtime.checkpoint import load_checkpoint
 from SynTumorLib.segmentation import train
-from SynTumorLib.segmentation.checkpoint import load_checkpoint
 from SynTumorLib.utils.errors import InputError, ModelFolderError
 
 torch.set_num_threads(1)
@@ -44,10 +44,10 @@ def test_resume_reaches_the_same_weights(real_ds, tmp_path):
     full = train(_cfg(real_ds), tmp_path / "full")
     with pytest.raises(Killed):
         train(_cfg(real_ds), tmp_path / "part", progress=_kill_after(3))
-    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["step"] == 3
+    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt", "segmenter")["step"] == 3
     part = train(_cfg(real_ds), tmp_path / "part", resume=True)
-    a = load_checkpoint(full / "checkpoints" / "last.pt")["model"]
-    b = load_checkpoint(part / "checkpoints" / "last.pt")["model"]
+    a = load_checkpoint(full / "checkpoints" / "last.pt", "segmenter")["model"]
+    b = load_checkpoint(part / "checkpoints" / "last.pt", "segmenter")["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     wa, wb = load_file(str(full / "model.safetensors")), load_file(str(part / "model.safetensors"))
     assert all(torch.equal(wa[k], wb[k]) for k in wa)

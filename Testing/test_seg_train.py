@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from seg_testdata import add_tumour, make_seg_dataset, tiny_config
+from builders import add_ball_tumour, make_seg_dataset, tiny_config
 
 from SynTumorLib.cli.main import main
 from SynTumorLib.data.msd import MSDWriter
@@ -32,7 +32,7 @@ def test_train_writes_a_complete_model_folder(real_ds, tmp_path):
     seen = []
     folder = train(tiny_config(real_ds), tmp_path / "m", progress=lambda f, m: seen.append(f))
     names = {p.name for p in folder.iterdir()}
-    assert {"config.json", "model.safetensors", "model_card.json", "model_card.md", "splits.json", "log.csv",
+    assert {"model.safetensors", "model_card.json", "model_card.md", "splits.json", "log.csv",
             "log.json", "loss.png", "checkpoints"} <= names
     assert seen == [0.25, 0.5, 0.75, 1.0]
     splits = json.loads((folder / "splits.json").read_text())
@@ -43,7 +43,7 @@ def test_train_writes_a_complete_model_folder(real_ds, tmp_path):
     assert rows[1]["val_tumour_dice"] != "" and rows[0]["val_tumour_dice"] == ""
     card = json.loads((folder / "model_card.json").read_text())
     assert card["steps"] == 4 and card["validation"]["n_cases"] == 1 and card["seed"] == 0
-    assert card["selected_step"] in (2, 4) and len(card["weights_sha256"]) == 64
+    assert card["selected_step"] in (2, 4) and len(card["files"]["model.safetensors"]) == 64
     lm = load_model(folder)
     assert lm.config.model["args"]["channels"] == [4, 8, 16] and lm.config.spacing == [1.5, 1.5, 1.5]
 
@@ -76,7 +76,7 @@ def test_cli_train_segmenter_with_options(real_ds, tmp_path, capsys):
     cfg.write_text(json.dumps(tiny_config(real_ds, iterations=50)))
     rc = main(["train", "segmenter", "--config", str(cfg), "--iterations", "2", "--seed", "3", "--out", str(tmp_path / "m")])
     assert rc == 0 and "model folder" in capsys.readouterr().out
-    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    saved = json.loads((tmp_path / "m" / "model_card.json").read_text())["config"]
     assert saved["iterations"] == 2 and saved["seed"] == 3
     assert main(["train", "segmenter", "--out", str(tmp_path / "x")]) == 2
     assert "give --config" in capsys.readouterr().err
@@ -156,9 +156,9 @@ def test_noisy_labels_replace_the_real_labels(real_ds, tmp_path):
 
 def test_bad_labels_and_amp_on_cpu(tmp_path, real_ds):
     w = MSDWriter(tmp_path / "bad", name="bad")
-    from conftest import make_tiny_ct
+    from builders import make_tiny_ct
 
-    image, label = add_tumour(*make_tiny_ct(shape=(16, 16, 16)), seed=0)
+    image, label = add_ball_tumour(*make_tiny_ct(shape=(16, 16, 16)), seed=0)
     w.add_case("a", image, label.with_array(np.where(label.array == 2, 7, label.array).astype(np.uint8)))
     w.add_case("b", image, label)
     cfg = tiny_config(tmp_path / "bad", split={"seed": 0, "test_fraction": 0.0, "val_fraction": 0.0})
@@ -217,14 +217,17 @@ def test_augmenter_is_seeded_and_rotates_exactly():
 
 
 def test_cpu_threads_rule(real_ds, monkeypatch):
-    from SynTumorLib.segmentation.train import cpu_threads
+    """One thread policy: small steps on one thread, large ones keep torch's, split among DDP ranks;
+    SYNTUMOR_CPU_THREADS wins and a bad value is an error (as in every command)."""
+    from SynTumorLib.runtime.threads import cpu_threads, step_threads
 
     monkeypatch.delenv("SYNTUMOR_CPU_THREADS", raising=False)
-    small = TrainConfig.from_dict(tiny_config(real_ds))
-    big = small.replace(crop_size=[96, 96, 96])
-    assert cpu_threads(small, 1, 8) == 1 and cpu_threads(big, 1, 8) == 8 and cpu_threads(big, 2, 8) == 4
+    small, big = 2 * 16**3, 2 * 96**3
+    assert step_threads(small, 1, 8) == 1 and step_threads(big, 1, 8) == 8 and step_threads(big, 2, 8) == 4
+    assert cpu_threads(step_threads(small, 1, 8)) == 1
     monkeypatch.setenv("SYNTUMOR_CPU_THREADS", "3")
-    assert cpu_threads(small, 1, 8) == 3
-    monkeypatch.setenv("SYNTUMOR_CPU_THREADS", "many")
-    with pytest.raises(InputError, match="SYNTUMOR_CPU_THREADS"):
-        cpu_threads(small)
+    assert cpu_threads(step_threads(small, 1, 8)) == 3
+    for bad in ("many", "0", "-2"):
+        monkeypatch.setenv("SYNTUMOR_CPU_THREADS", bad)
+        with pytest.raises(InputError, match="SYNTUMOR_CPU_THREADS must be a positive integer"):
+            train(tiny_config(real_ds, iterations=1), "unused")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_tiny_ct
+from builders import make_tiny_ct
 
 from SynTumorLib import InputError
 from SynTumorLib.geometry.placement import (

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from builders import write_msd
 
 from SynTumorLib import InputError, Volume
 from SynTumorLib.cli.main import main
@@ -57,15 +58,17 @@ def test_bad_size_classes():
 def _dataset_with_known_tumours(root):
     """Cases with cuboid tumours of exactly known voxel counts (1 mm voxels, 2 tumours per case)."""
     sides = [2, 3, 4, 5, 6, 7, 8, 9]
-    w = MSDWriter(root, name="known")
-    for c in range(4):
+
+    def case(c: int):
         lab = np.zeros((24, 24, 24), np.uint8)
         lab[1:23, 1:23, 1:23] = 1
         a, b = sides[2 * c], sides[2 * c + 1]
         lab[2:2 + a, 2:2 + a, 2:2 + a] = 2
         lab[12:12 + b, 12:12 + b, 12:12 + b] = 2
         img = Volume.from_geometry(np.zeros(lab.shape, np.int16), spacing=(1.0, 1.0, 1.0))
-        w.add_case(f"case_{c:03d}", img, img.with_array(lab))
+        return f"case_{c:03d}", img, img.with_array(lab)
+
+    write_msd(root, (case(c) for c in range(4)), name="known")
     return np.array([s**3 for s in sides], float)
 
 

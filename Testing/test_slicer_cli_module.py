@@ -112,7 +112,7 @@ def test_dry_run_as_slicer_calls_it(tmp_path, dataset):
     resolved = json.loads(r.stdout[r.stdout.index("{"): r.stdout.rindex("}") + 1])
     assert resolved["iterations"] == 2 and resolved["crop_size"] == [16, 16, 16]
     assert resolved["model"]["args"]["channels"] == [4, 8, 16]  # the config file's network, kept
-    assert not (tmp_path / "model" / "config.json").exists()  # nothing trained
+    assert not (tmp_path / "model" / "model_card.json").exists()  # nothing trained
     assert resolved["data"].get("size_classes") in (None, "syntumor")  # the field left empty: the preset
     r = run_cli(*slicer_style_args(dataset, tmp_path / "model", config, "--dry-run"), "--sizeClasses", "difftumor")
     assert r.returncode == 0, r.stderr

@@ -176,9 +176,9 @@ def test_smoke_study_end_to_end(tmp_path, capsys):
     assert all(r["case"] == splits["test"][0] and 0.0 <= float(r["tumour_dice"]) <= 1.0 for r in rows)
     runs = out / "runs"
     assert json.loads((runs / "unet-noise-extreme" / "seed0" / "result.json").read_text())["splits"] == splits
-    noisy_cfg = json.loads((runs / "unet-noise-extreme" / "seed0" / "model" / "config.json").read_text())
+    noisy_cfg = json.loads((runs / "unet-noise-extreme" / "seed0" / "model" / "model_card.json").read_text())["config"]
     assert noisy_cfg["data"]["noisy_labels"].endswith("noisy-extreme-s0") and noisy_cfg["split"]["test"] == splits["test"]
-    size_cfg = json.loads((runs / "unet-size-large" / "seed0" / "model" / "config.json").read_text())
+    size_cfg = json.loads((runs / "unet-size-large" / "seed0" / "model" / "model_card.json").read_text())["config"]
     assert size_cfg["data"]["arm"] == "large" and size_cfg["data"]["healthy"].endswith("phantom-healthy")
     for name in ("table.md", "table.html", "dsc_by_arm.png", "arms.csv", "study.json"):
         assert (out / name).is_file()
@@ -206,3 +206,20 @@ def test_parallel_runs_equal_serial_runs(tmp_path):
 
     assert numbers(tmp_path / "parallel") == numbers(tmp_path / "serial") and serial["runs"][0]["status"] == "ran"
     assert run_study(spec, tmp_path / "parallel", jobs=2)["runs"][1]["status"] == "done"  # resumable as before
+
+
+def test_bad_budget_or_model_settings_fail_before_any_work(tmp_path):
+    """Every arm's training config is built before any data is generated (and in a dry run)."""
+    from SynTumorLib.experiments.study import run_study
+
+    for override, msg in (("budget.iterations=0", r"arm unet-baseline: training config: 'iterations' must be an integer ≥ 1"),
+                          ("budget.itrations=3", r"unknown key 'itrations' \(did you mean 'iterations'\?\)")):
+        spec = load_spec("smoke-table1", [override])
+        with pytest.raises(InputError, match=msg):
+            run_study(spec, tmp_path / "dry", dry_run=True)
+        with pytest.raises(InputError, match=msg):
+            run_study(spec, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    spec = load_spec("smoke-table2-3", ["models.nnunet={\"epoch\": 1}", "arms.models=[\"nnunet\"]"])
+    with pytest.raises(InputError, match=r"arm nnunet-baseline: nnunet config: unknown key 'epoch' \(did you mean 'epochs'\?\)"):
+        run_study(spec, tmp_path / "nn", dry_run=True)

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from builders import write_msd
 from scipy import ndimage
 
 from SynTumorLib import InputError, SynTumorError, Volume
@@ -85,8 +86,8 @@ def test_registry_and_dispatch(tmp_path):
 
 
 def _tumour_dataset(root, contrast=45.0, n=3):
-    w = MSDWriter(root, name="tumours")
-    for c in range(n):
+    """Cuboid pancreas and tumours of a known contrast in smooth noise (the fit must recover it)."""
+    def case(c: int):
         rng = np.random.default_rng(c)
         lab = np.zeros((24, 40, 40), np.uint8)
         lab[3:21, 4:36, 4:36] = 1
@@ -94,7 +95,9 @@ def _tumour_dataset(root, contrast=45.0, n=3):
         noise = ndimage.gaussian_filter(rng.normal(0, 1, lab.shape), 1.0)
         img = 100 + 8 * noise / noise.std() - contrast * (lab == 2)
         vol = Volume.from_geometry(np.round(img).astype(np.int16), spacing=(1.0, 1.0, 1.5))
-        w.add_case(f"t_{c:03d}", vol, vol.with_array(lab))
+        return f"t_{c:03d}", vol, vol.with_array(lab)
+
+    write_msd(root, (case(c) for c in range(n)), name="tumours")
 
 
 def test_fit_texture_recovers_contrast_and_cli(tmp_path, capsys):

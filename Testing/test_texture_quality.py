@@ -3,13 +3,10 @@ values, the healthy twin of a phantom case, the comparison of textures and its s
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
 from SynTumorLib.texture import get_texture
-from SynTumorLib.texture import quality as quality_mod
 from SynTumorLib.texture import quality_report as report_mod
 from SynTumorLib.texture.quality import (
     box_around,
@@ -25,11 +22,6 @@ from SynTumorLib.utils.seeding import child_seed
 
 SP = (4.0, 4.0, 4.0)
 SHAPE = (40, 36, 32)  # i, j, k voxels: ≤ 48³
-
-
-def test_doctests():
-    assert doctest.testmod(quality_mod).failed == 0
-    assert doctest.testmod(report_mod).failed == 0
 
 
 def test_measures_on_a_block():

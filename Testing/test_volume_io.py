@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import make_tiny_ct, oblique_direction
+from builders import make_tiny_ct, oblique_direction
 
 from SynTumorLib import InputError, Volume, read_volume, write_volume
 from SynTumorLib.data.io import write_dicom_series
@@ -186,18 +186,6 @@ def test_folder_with_two_dicom_series(tmp_path, aniso_oblique):
         f.rename(a / f"b_{f.name}")
     with pytest.raises(InputError, match=r"a: folder holds 2 DICOM series"):
         read_volume(a)
-
-
-def test_docstring_examples_run():
-    """The runnable examples in the foundation modules' docstrings."""
-    import doctest
-    import importlib
-
-    for name in ("volume", "io", "resample", "intensity", "datasets", "check", "nnunet_export"):
-        mod = importlib.import_module(f"SynTumorLib.data.{name}")
-        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0, f"{name}: {result.failed} docstring example(s) failed"
-        assert result.attempted > 0, f"{name} has no runnable example"
 
 
 def test_dicom_refuses_values_outside_int16(tmp_path):

@@ -23,6 +23,8 @@ case "$what" in
     ;;
   test)
     .venv/bin/pip install -q -e ".[test]"
+    # lint first (seconds): the tree stays ruff-clean ([tool.ruff] in pyproject.toml)
+    .venv/bin/ruff check .
     # Keep the two cores for the tests themselves; each test sets its own small thread count.
     export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" MPLBACKEND=Agg QT_QPA_PLATFORM=offscreen
     exec .venv/bin/python -m pytest -q "$@"

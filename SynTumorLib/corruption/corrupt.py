@@ -37,6 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from .. import __version__
+from ..data.labels import tumour_components
 from ..data.volume import Volume
 from ..geometry.elastic import MODES, deformation_box, elastic_deform_mask
 from ..utils.errors import InputError
@@ -44,7 +45,6 @@ from ..utils.seeding import child_seed, fresh_seed
 from .levels import sigma_for_level
 
 log = logging.getLogger(__name__)
-CONNECTIVITY_26 = np.ones((3, 3, 3), dtype=bool)
 
 
 def check_label_array(arr: np.ndarray, where: str = "label") -> np.ndarray:
@@ -95,7 +95,7 @@ def _components(mask: np.ndarray, per_component: bool) -> list[tuple[tuple[slice
     if not per_component:
         box = ndimage.find_objects(mask.astype(np.uint8))[0]
         return [(box, mask[box])]
-    lab, n = ndimage.label(mask, structure=CONNECTIVITY_26)
+    lab = tumour_components(mask).labels
     return [(box, lab[box] == i + 1) for i, box in enumerate(ndimage.find_objects(lab)) if box is not None]
 
 

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -41,7 +42,7 @@ def validate_levels(levels: dict, where: str = "levels") -> dict[str, float]:
         if not out[n] > 0:
             raise InputError(f"{where}: σ of level {n!r} must be > 0 mm, got {out[n]}")
     values = list(out.values())
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(values)):
         raise InputError(f"{where}: level σ must increase from low to extreme, got {out}")
     return out
 

@@ -30,6 +30,7 @@ import numpy as np
 from ..utils.errors import InputError
 from ..utils.progress import ProgressCallback
 from .datasets import Case, Dataset, LabelSpec, open_dataset
+from .labels import TUMOUR, tumour_components
 
 THICK_SLICE_MM = 6.0
 TINY_TUMOUR_ML = 0.01
@@ -107,7 +108,6 @@ def _error_text(e: InputError, file: Path | None) -> str:
 
 
 def _check_case(ds: Dataset, case: Case, report: CheckReport, acc: dict[str, list]) -> None:
-    from scipy import ndimage
 
     from .datasets import geometry_difference
     from .io import read_volume
@@ -158,9 +158,10 @@ def _check_case(ds: Dataset, case: Case, report: CheckReport, acc: dict[str, lis
         return
     acc["pancreas_ml"].append(organ * ml)
     # 26-connectivity: a tumour touching itself diagonally is one lesion, as a reader would count it
-    comps, n = ndimage.label(label == 2, structure=np.ones((3, 3, 3), bool))
+    comps = tumour_components(label == TUMOUR)
+    n = comps.count
     if n:
-        sizes = np.bincount(comps.ravel())[1:] * ml
+        sizes = comps.voxels * ml
         acc["tumour_ml"].extend(sizes.tolist())
         acc["tumour_cases"].append(case.case_id)
         tiny = int(np.count_nonzero(sizes < TINY_TUMOUR_ML))

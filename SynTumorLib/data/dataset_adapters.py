@@ -10,11 +10,9 @@ from pathlib import Path
 
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
-from .datasets import Case, Dataset
+from .cases import Case, Dataset
 from .io import VOLUME_SUFFIXES, is_volume_file
-
-TUMOUR_NAMES = {"tumour", "tumor", "cancer", "lesion", "pdac", "mass", "neoplasm", "pancreatic_tumor"}
-PANCREAS_NAMES = {"pancreas", "organ"}
+from .labels import BACKGROUND, canonical_value
 
 
 def strip_suffix(name: str) -> str:
@@ -43,14 +41,11 @@ def label_map_from_names(labels: dict, source: Path) -> tuple[dict[int, int], st
         pairs.append((int(value), str(name).strip().lower()))
     out, unknown = {}, []
     for value, name in pairs:
-        if value == 0 or name == "background":
-            out[value] = 0
-        elif name in PANCREAS_NAMES:
-            out[value] = 1
-        elif name in TUMOUR_NAMES:
-            out[value] = 2
-        else:
+        canonical = BACKGROUND if value == 0 else canonical_value(name)
+        if canonical is None:
             unknown.append(f"label {value} is {name!r}")
+        else:
+            out[value] = canonical
     out.setdefault(0, 0)
     problem = None
     if unknown:

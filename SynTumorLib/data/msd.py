@@ -33,9 +33,8 @@ from ..utils.atomic import write_json_atomic
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 from .io import write_volume
+from .labels import MSD_LABELS
 from .volume import Volume
-
-CANONICAL_LABELS = {"0": "background", "1": "pancreas", "2": "cancer"}
 
 
 class MSDWriter:
@@ -56,7 +55,7 @@ class MSDWriter:
                 "description": description,
                 "tensorImageSize": "3D",
                 "modality": {"0": "CT"},
-                "labels": dict(CANONICAL_LABELS),
+                "labels": dict(MSD_LABELS),
                 "numTraining": 0,
                 "numTest": 0,
                 "training": [],

@@ -43,10 +43,10 @@ from ..utils.atomic import write_json_atomic
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 from ..utils.progress import ProgressCallback
-from .datasets import CANONICAL_NAMES, Case, Dataset, LabelSpec, open_dataset
+from .datasets import Case, Dataset, LabelSpec, open_dataset
 from .io import write_volume
+from .labels import LABEL_VALUES, NNUNET_LABELS, TUMOUR
 
-CANONICAL_LABELS = {"background": 0, "pancreas": 1, "tumour": 2}
 SYNTHETIC_PREFIX = "syn_"
 SOURCES_FILE = "syntumor_sources.json"
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -54,8 +54,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 def _output_lut(labels: dict[str, int]) -> np.ndarray:
     """Lookup table canonical value (0/1/2) → exported value; classes not named become background."""
-    by_name = {v: k for k, v in CANONICAL_NAMES.items()}
-    by_name["tumor"] = 2
+    by_name = dict(LABEL_VALUES)
+    by_name["tumor"] = TUMOUR
     values = sorted(labels.values())
     if values != list(range(len(values))) or labels.get("background") != 0:
         raise InputError(f"labels must be background=0 and consecutive values 0..N, got {labels}")
@@ -233,7 +233,7 @@ def export_nnunet(
     ds = _open(dataset_or_path, kind=kind, pancreas_label=pancreas_label, tumour_label=tumour_label)
     syn_ds = None if synthetic is None else _open(synthetic)
     noisy_ds = None if noisy is None else _open(noisy)
-    labels = dict(labels or CANONICAL_LABELS)
+    labels = dict(labels or NNUNET_LABELS)
     lut = _output_lut(labels)
     out_root = Path(out_root)
     for source in (ds, syn_ds, noisy_ds):

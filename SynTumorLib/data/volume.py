@@ -164,7 +164,7 @@ class Volume:
         The returned array is a *view*; copy it before writing into it.
         """
         starts = []
-        for s, n in zip(slices, self.shape, strict=False):
+        for s, n in zip(slices, self.shape, strict=True):
             start, stop, step = s.indices(n)
             if step != 1:
                 raise InputError("crop slices must have step 1")

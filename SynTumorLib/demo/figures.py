@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data.volume import Volume
-from ..viz.overlay import _mpl, centre_of, extract_plane, save_figure, save_gallery_png
+from ..viz import pyplot, save_figure
+from ..viz.overlay import centre_of, extract_plane, save_gallery_png
 
 CLEAN, NOISY = "#ffd400", "#ff2a1a"  # contour colours: clean label yellow, corrupted / predicted red
 
@@ -45,7 +46,7 @@ def insertion_gallery(panels: Sequence[dict], path: str | os.PathLike, title: st
 def noise_gallery(image: Volume, clean: Volume, noisy: dict[str, Volume], sigma_mm: dict[str, float],
                   path: str | os.PathLike, case: str) -> Path:
     """One axial slice through the tumour, zoomed: the clean contour (yellow) and each level's (red)."""
-    plt = _mpl()
+    plt = pyplot()
     k = centre_of(clean, clean.shape, 2)[0]
     img, aspect = extract_plane(image, "axial", k)
     ref, _ = extract_plane(clean, "axial", k)
@@ -71,7 +72,7 @@ def prediction_gallery(image: Volume, ref: Volume, preds: dict[str, Volume], pat
                        case: str) -> Path:
     """The test case's ground truth and every arm's prediction, zoomed on the pancreas, at the slice
     through the reference tumour's centre (tumour red, pancreas green)."""
-    plt = _mpl()
+    plt = pyplot()
     k = centre_of(ref, ref.shape, 2)[0]
     img, aspect = extract_plane(image, "axial", k)
     gt, _ = extract_plane(ref, "axial", k)
@@ -97,7 +98,7 @@ def prediction_gallery(image: Volume, ref: Volume, preds: dict[str, Volume], pat
 
 def loss_curves(histories: dict[str, list[dict]], path: str | os.PathLike, title: str) -> Path:
     """Training loss (Dice + CE) against the step, one line per arm; validation tumour Dice dotted."""
-    plt = _mpl()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     cmap = plt.get_cmap("tab20")
     for n, (arm, hist) in enumerate(histories.items()):
@@ -125,7 +126,7 @@ def texture_loss_curves(logs: dict[str, str | os.PathLike], path: str | os.PathL
     (name → CSV with a ``step`` column and one column per loss term; log scale, they span decades)."""
     import csv
 
-    plt = _mpl()
+    plt = pyplot()
     fig, axes = plt.subplots(1, max(1, len(logs)), figsize=(5 * max(1, len(logs)), 3.4), squeeze=False)
     for ax, (name, csv_path) in zip(axes[0], logs.items(), strict=False):
         with open(csv_path, newline="") as f:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
+from ..utils.timing import cpu_seconds
 
 STATUS_FILE = "demo_status.json"
 
@@ -200,12 +200,6 @@ def _key(ctx: DemoContext, stage: Stage) -> str:
     blob = json.dumps({"stage": stage.name, "budget": asdict(ctx.budget), "seed": ctx.seed, "version": __version__,
                        **({"extra": extra} if extra else {})}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def cpu_seconds() -> float:
-    """CPU time (user + system) of this process and its finished children — the load-independent cost."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_demo(out: str | os.PathLike = "demo_out", budget: str = "small", seed: int = 0, *,

@@ -20,7 +20,6 @@ diffusion texture, so no test case of any seed reaches the segmenters through it
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -36,10 +35,10 @@ TEXTURES = ("diffusion", "statistical")
 
 def texture_plan(ctx) -> dict[str, Any]:
     """Config, steps, device and seeds the texture stage trains with (or the reused folder)."""
-    import torch
+    from ..runtime.devices import device_name
 
     b = ctx.budget
-    device = "cuda" if (b.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
+    device = device_name(b.device)
     return {"config": b.texture_config, "autoencoder_steps": b.texture_ae_steps, "diffusion_steps": b.texture_diffusion_steps,
             "device": device, "autoencoder_seed": ctx.child_seed("texture", "autoencoder"),
             "diffusion_seed": ctx.child_seed("texture", "diffusion"),
@@ -50,12 +49,13 @@ def key_extra(ctx) -> dict[str, Any]:
     """What, beyond budget and seed, decides the stage's result: the reused folder and its weights."""
     if not ctx.texture_model:
         return {}
-    from ..texture.diffusion.model_folder import folder_sha256
+    from ..runtime.model_folder import model_sha256
+    from ..utils.errors import ModelFolderError
 
     folder = Path(ctx.texture_model)
     try:
-        sha = folder_sha256(folder)
-    except OSError:
+        sha = model_sha256(folder)
+    except (OSError, ModelFolderError):
         sha = None  # the stage itself reports the broken folder
     return {"texture_model": str(folder), "sha256": sha}
 
@@ -79,32 +79,25 @@ def _train_split_dataset(ctx, case_ids: list[str]) -> Path:
 
 def _finished(folder: Path, steps: int | None, seed: int, autoencoder_sha: str | None = None) -> bool:
     """A complete model folder of these steps and seed (and, for the denoiser, on this autoencoder)."""
+    from ..runtime.model_folder import inspect_model_folder
+    from ..utils.errors import ModelFolderError
+
     try:
-        card = read_json(folder / "model_card.json")
-    except (OSError, ValueError, InputError):
-        return False
-    if not all((folder / f).is_file() for f in ("config.json", "model.safetensors", "VERSION")):
+        card = inspect_model_folder(folder).card
+    except (OSError, ModelFolderError):
         return False
     if card.get("seed") != seed or (steps is not None and card.get("steps") != steps):
         return False
     return autoencoder_sha is None or card.get("autoencoder_sha256") == autoencoder_sha
 
 
-def _cpu_threads() -> int:
-    # the tiny texture networks run fastest on one thread (as the tiny U-Nets: see
-    # segmentation.train.cpu_threads): on the shared 2-core machine one 20-step sampling took 0.4 s on
-    # one thread and 7–12 s on two (OpenMP spin-waiting); SYNTUMOR_CPU_THREADS overrides
-    env = os.environ.get("SYNTUMOR_CPU_THREADS", "").strip()
-    return max(1, int(env)) if env.isdigit() else 1
-
-
 def _train(ctx, plan: dict, data: Path, cb) -> dict[str, Any]:
     """Train (or resume, or keep) the autoencoder and the denoiser; returns what was done and its cost."""
     import torch
 
+    from ..runtime.model_folder import model_sha256
     from ..texture.diffusion import train_autoencoder, train_diffusion
-    from ..texture.diffusion.model_folder import folder_sha256
-    from .pipeline import cpu_seconds
+    from ..utils.timing import cpu_seconds
 
     tdir = ctx.out / "texture"
     ae_dir, dm_dir = tdir / "autoencoder", tdir / "model"
@@ -120,7 +113,7 @@ def _train(ctx, plan: dict, data: Path, cb) -> dict[str, Any]:
             shutil.rmtree(dm_dir)
     out["autoencoder"].update(wall_s=round(time.perf_counter() - t0, 1), cpu_s=round(cpu_seconds() - c0, 1))
     t0, c0 = time.perf_counter(), cpu_seconds()
-    ae_sha = folder_sha256(ae_dir)
+    ae_sha = model_sha256(ae_dir)
     if _finished(dm_dir, plan["diffusion_steps"], plan["diffusion_seed"], ae_sha):
         out["diffusion"] = {"trained": False}
     else:
@@ -134,17 +127,18 @@ def _train(ctx, plan: dict, data: Path, cb) -> dict[str, Any]:
 
 def _model_info(folder: Path, texture) -> dict[str, Any]:
     """Folder, SHA-256, config, steps, seeds, training cases and train seconds of a texture model."""
-    card = read_json(folder / "model_card.json")
+    from ..runtime.model_folder import inspect_model_folder
+
+    card = inspect_model_folder(folder).card
     info: dict[str, Any] = {"folder": str(folder), "sha256": texture.sha256, "config": texture.cfg.get("name"),
                             "diffusion_steps": card.get("steps"), "diffusion_seed": card.get("seed"),
                             "diffusion_train_seconds": card.get("train_seconds"),
-                            "device": card.get("device"), "train_cases": (card.get("data") or {}).get("cases", []),
-                            "crops": (card.get("data") or {}).get("crops"),
+                            "device": card.get("device"), "train_cases": (card.get("training_data") or {}).get("cases", []),
+                            "crops": (card.get("training_data") or {}).get("crops"),
                             "final_loss": (card.get("metrics") or {}), "sampling": texture.sampling()}
     ae_dir = Path(card.get("autoencoder_folder") or "")
-    ae_card = ae_dir / "model_card.json"
-    if ae_card.is_file():
-        ac = read_json(ae_card)
+    if (ae_dir / "model_card.json").is_file():
+        ac = inspect_model_folder(ae_dir).card
         info.update(autoencoder_folder=str(ae_dir), autoencoder_steps=ac.get("steps"), autoencoder_seed=ac.get("seed"),
                     autoencoder_train_seconds=ac.get("train_seconds"), autoencoder_metrics=ac.get("metrics"))
     return info
@@ -199,16 +193,13 @@ def _twins(ctx, case_ids: list[str]):
 
 def stage_texture(ctx) -> dict:
     """Train (or reuse) the diffusion texture on the train split and measure both textures on the test split."""
-    import torch
+    from ..runtime.threads import cpu_threads, torch_threads
 
     plan = texture_plan(ctx)
-    threads = torch.get_num_threads()
-    try:
-        if plan["device"] == "cpu":
-            torch.set_num_threads(_cpu_threads())
+    # the tiny texture networks run fastest on one thread, as the tiny U-Nets do (see
+    # SynTumorLib.runtime.threads); SYNTUMOR_CPU_THREADS overrides it, as everywhere
+    with torch_threads(cpu_threads(1) if plan["device"] == "cpu" else None):
         return _stage_texture(ctx, plan)
-    finally:
-        torch.set_num_threads(threads)  # leave the process as it was
 
 
 def _stage_texture(ctx, plan: dict) -> dict:

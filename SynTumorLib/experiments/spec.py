@@ -25,7 +25,7 @@ versions). Keys::
                            must be a class of it; "mixed" draws with its probabilities
     noise_options          extra keyword arguments of corrupt_dataset (control_points, mode …)
     evaluation             {tolerance_mm, size_classes, include_empty}
-    device                 auto | cpu | cuda
+    device                 auto | cpu | cuda | cuda:N
     reference              optional published numbers per arm id: {"unet-baseline": {"dsc": 48.48, "nsd": 43.26}}
 
 Overrides (``--set datasets.real=/data/Task07_Pancreas``) take a dotted key and a JSON value (a bare
@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..runtime.devices import check_device_name
+from ..utils.config import check_keys, merge
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 
@@ -91,14 +93,7 @@ def _fail(msg: str):
 
 
 def _merge(name: str, defaults: dict, given: Any) -> dict:
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        _fail(f"'{name}' must be an object, got {given!r}")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        _fail(f"unknown key(s) {unknown} in '{name}'; valid: {sorted(defaults)}")
-    return {**copy.deepcopy(defaults), **copy.deepcopy(given)}
+    return merge(defaults, given, f"study spec '{name}'")
 
 
 def _expand_arms(arms: Any) -> list[Arm]:
@@ -109,9 +104,7 @@ def _expand_arms(arms: Any) -> list[Arm]:
                 _fail(f"each arm must be an object with 'model' and optional 'size', 'noise', got {a!r}")
             out.append(Arm(a["model"], a.get("size", "none"), a.get("noise", "none")))
     elif isinstance(arms, dict):
-        unknown = set(arms) - {"models", "sizes", "noise"}
-        if unknown:
-            _fail(f"unknown key(s) {sorted(unknown)} in 'arms'; valid: models, sizes, noise")
+        check_keys(arms, ("models", "sizes", "noise"), "study spec 'arms'")
         models = arms.get("models") or _fail("'arms.models' must list at least one model")
         sizes, levels = arms.get("sizes") or ["none"], arms.get("noise") or ["none"]
         out = []
@@ -210,9 +203,7 @@ class StudySpec:
         """Validate a spec dict; ``base_dir`` (the spec file's folder) anchors relative paths."""
         if not isinstance(d, dict):
             _fail(f"must be a JSON object, got {type(d).__name__}")
-        unknown = sorted(set(d) - TOP_KEYS)
-        if unknown:
-            _fail(f"unknown key(s) {unknown}; valid: {sorted(TOP_KEYS)}")
+        check_keys(d, TOP_KEYS, "study spec")
         name = d.get("name")
         if not isinstance(name, str) or not name.strip():
             _fail("'name' must be a non-empty string")
@@ -222,8 +213,7 @@ class StudySpec:
         ds = d.get("datasets")
         if not isinstance(ds, dict) or not ds.get("real"):
             _fail("'datasets.real' must name the real-tumour dataset (a folder or \"phantom\")")
-        if set(ds) - {"real", "healthy"}:
-            _fail(f"unknown key(s) {sorted(set(ds) - {'real', 'healthy'})} in 'datasets'; valid: real, healthy")
+        check_keys(ds, ("real", "healthy"), "study spec 'datasets'")
         healthy = ds.get("healthy") or []
         healthy = [healthy] if isinstance(healthy, str) else list(healthy)
         datasets = {"real": str(ds["real"]), "healthy": [str(h) for h in healthy]}
@@ -252,9 +242,7 @@ class StudySpec:
         models = d.get("models") or {}
         if not isinstance(models, dict) or set(models) - set(MODELS):
             _fail(f"'models' must map model names ({', '.join(MODELS)}) to settings")
-        device = d.get("device", "auto")
-        if device not in ("auto", "cpu", "cuda"):
-            _fail(f"'device' must be auto, cpu or cuda, got {device!r}")
+        device = check_device_name(d.get("device", "auto"), "study spec")
         for key in ("budget", "noise_options", "reference"):
             if not isinstance(d.get(key) or {}, dict):
                 _fail(f"'{key}' must be an object")

@@ -88,9 +88,29 @@ def monai_train_config(spec: StudySpec, run: Run, data: dict, splits: dict) -> d
     return cfg
 
 
+def check_run_configs(spec: StudySpec, runs: list[Run]) -> None:
+    """Build every run's training config now, on placeholder data paths, so a bad ``budget`` or
+    ``models`` value (an unknown key, ``iterations: 0`` …) fails before any data is generated."""
+    from ..segmentation import TrainConfig
+    from ..segmentation.nnunet import NNUNetConfig
+
+    placeholder = {"real": "<real>", "healthy": "<healthy>", "noisy": "<noisy>"}
+    no_split = {"train": [], "val": [], "test": []}
+    for run in {Run(r.arm, spec.seeds[0], None): None for r in runs}:  # one check per arm
+        try:
+            if run.arm.model == "nnunet":
+                NNUNetConfig.from_dict({**(spec.models.get("nnunet") or {}), "device": spec.device, "seed": run.seed})
+            else:
+                data = {**placeholder, "noisy": placeholder["noisy"] if run.arm.noise != "none" else None}
+                TrainConfig.from_dict(monai_train_config(spec, run, data, no_split), source="training config")
+        except InputError as e:
+            raise InputError(f"study spec: arm {run.arm.arm_id}: {e}") from None
+
+
 def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) -> dict:
     from ..data.datasets import open_dataset
     from ..data.io import write_volume
+    from ..runtime.devices import device_name
     from ..segmentation import TrainConfig, load_model, predict_volume, train
 
     timings = {}
@@ -105,7 +125,7 @@ def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) ->
     else:
         timings.update(read_json(done))
     t0 = time.perf_counter()
-    model = load_model(model_dir, device=_auto_device(spec.device))
+    model = load_model(model_dir, device=device_name(spec.device))
     ds = open_dataset(data["real"])
     for n, cid in enumerate(splits["test"]):
         dst = folder / "pred" / f"{cid}.nii.gz"
@@ -114,12 +134,6 @@ def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) ->
             write_volume(predict_volume(model, ds.load_image(ds.case(cid)), device=spec.device), dst)
     timings["predict_s"] = round(time.perf_counter() - t0, 2)
     return timings
-
-
-def _auto_device(device: str) -> str:
-    import torch
-
-    return "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
 
 
 def _train_and_predict_nnunet(spec, run, data, splits, folder: Path, progress) -> dict:
@@ -204,6 +218,7 @@ def run_study(
 
     out = Path(out_dir)
     runs = plan_runs(spec, only)
+    check_run_configs(spec, runs)
     t0 = time.perf_counter()
     status = [{"arm": r.arm.arm_id, "split": r.split_name, "folder": str(r.folder(out)),
                "status": "done" if (r.folder(out) / "result.json").is_file() else "pending"} for r in runs]

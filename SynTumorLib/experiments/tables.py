@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics.evaluate import mean_sd, rows_to_csv
-from ..utils.atomic import atomic_path, write_text_atomic
+from ..utils.atomic import write_text_atomic
 from ..utils.jsonio import read_json
 from .spec import StudySpec
 
@@ -146,11 +146,11 @@ def table_html(title: str, table: str, rows: list[dict[str, Any]], reference: di
 
 def plot_arms(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """DSC and NSD (mean ± sd, %) per arm as grouped bars; PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from ..viz import pyplot, save_figure
+
+    plt = pyplot()
 
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(rows) + 2), 3.6), dpi=110)
@@ -169,10 +169,7 @@ def plot_arms(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> 
     width = fig.get_size_inches()[0]
     ax.set_title("\n".join(textwrap.wrap(title, int(width * 11))), fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=None, tight=False)
 
 
 def write_outputs(spec: StudySpec, out: str | Path) -> dict[str, str]:

@@ -49,7 +49,7 @@ def bounding_box(mask: np.ndarray) -> Box | None:
 
 
 def pad_box(box: Box, pad: Sequence[int], shape: Sequence[int]) -> Box:
-    return tuple(slice(max(s.start - int(p), 0), min(s.stop + int(p), int(n))) for s, p, n in zip(box, pad, shape, strict=False))  # type: ignore[return-value]
+    return tuple(slice(max(s.start - int(p), 0), min(s.stop + int(p), int(n))) for s, p, n in zip(box, pad, shape, strict=True))  # type: ignore[return-value]
 
 
 def box_starts(box: Box) -> np.ndarray:
@@ -124,6 +124,35 @@ class Scene:
         self._host_cache: dict = {}
         self._forb_box: Box | None = None
         self._forb = np.zeros((0, 0, 0), bool)
+        # rendered shape masks and their bounding boxes, by shape key: planning and rendering use the same mask
+        self.renders: dict[str, np.ndarray] = {}
+        self.tight_boxes: dict[str, Box | None] = {}
+
+    @staticmethod
+    def shape_key(shape: dict) -> str:
+        return repr(sorted(shape.items()))
+
+    def render(self, shape: dict) -> np.ndarray:
+        """The mask of a drawn shape (a ``ShapeDraw`` dict) on this grid, rendered once per insertion."""
+        from .shapes import ShapeDraw, render_shape
+
+        key = self.shape_key(shape)
+        if key not in self.renders:
+            self.renders[key] = render_shape(ShapeDraw.from_dict(shape), self.spacing)
+        return self.renders[key]
+
+    def tight_box(self, shape: dict) -> Box | None:
+        """Bounding box of a rendered shape inside its 4 r box (None: empty), cached with the render."""
+        key = self.shape_key(shape)
+        if key not in self.tight_boxes:
+            self.tight_boxes[key] = bounding_box(self.render(shape))
+        return self.tight_boxes[key]
+
+    def keep_renders(self, shapes) -> None:
+        """Forget every cached render but those of ``shapes`` (the rejected draws of a planner)."""
+        keep = {self.shape_key(s) for s in shapes}
+        self.renders = {k: v for k, v in self.renders.items() if k in keep}
+        self.tight_boxes = {k: v for k, v in self.tight_boxes.items() if k in keep}
 
     def vox(self, mm: float) -> np.ndarray:
         return np.ceil(float(mm) / self.spacing).astype(int)
@@ -137,16 +166,16 @@ class Scene:
         for a box that grows to cover every request (host box, candidate boxes, rendering) and each
         request is a view of it. Do not modify the result."""
         fb = self._forb_box
-        if fb is None or any(s.start < f.start or s.stop > f.stop for s, f in zip(box, fb, strict=False)):
-            want = box if fb is None else tuple(slice(min(s.start, f.start), max(s.stop, f.stop)) for s, f in zip(box, fb, strict=False))
+        if fb is None or any(s.start < f.start or s.stop > f.stop for s, f in zip(box, fb, strict=True)):
+            want = box if fb is None else tuple(slice(min(s.start, f.start), max(s.stop, f.stop)) for s, f in zip(box, fb, strict=True))
             self._forb_box = pad_box(want, (FORBIDDEN_GROW,) * 3, self.shape)  # type: ignore[arg-type]
             self._forb = self._forbidden(self._forb_box)
             fb = self._forb_box
-        return self._forb[tuple(slice(s.start - f.start, s.stop - f.start) for s, f in zip(box, fb, strict=False))]
+        return self._forb[tuple(slice(s.start - f.start, s.stop - f.start) for s, f in zip(box, fb, strict=True))]
 
     def _forbidden(self, box: Box) -> np.ndarray:
         hu = self.image[pad_box(box, (1, 1, 1), self.shape)].astype(np.float32)
-        edge = [(1 - (s.start - max(s.start - 1, 0)), 1 - (min(s.stop + 1, n) - s.stop)) for s, n in zip(box, self.shape, strict=False)]
+        edge = [(1 - (s.start - max(s.start - 1, 0)), 1 - (min(s.stop + 1, n) - s.stop)) for s, n in zip(box, self.shape, strict=True)]
         if any(a or b for a, b in edge):
             hu = np.pad(hu, edge, mode="edge")  # the array's faces: nearest neighbour, as before
         for axis in range(3):  # separable 3-sum, same additions for a voxel whatever the box
@@ -195,7 +224,7 @@ def paste_slices(start: Sequence[int], box_shape: Sequence[int], shape: Sequence
     """(slices in the full array, slices in the local box) for a box whose first voxel lands at
     ``start``; both clipped to the array."""
     full, local = [], []
-    for s, n, N in zip(start, box_shape, shape, strict=False):
+    for s, n, N in zip(start, box_shape, shape, strict=True):
         a, b = max(int(s), 0), min(int(s) + int(n), int(N))
         if b <= a:
             return None, None  # type: ignore[return-value]

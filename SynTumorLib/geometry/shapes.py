@@ -149,10 +149,10 @@ def ellipsoid_mask(
     out = np.zeros(tuple(int(2 * h + 1) for h in half), dtype=bool)
     if np.any(hi < lo):
         return out
-    grids = [(np.arange(a, b + 1) - o) * s for a, b, o, s in zip(lo, hi, off, sp, strict=False)]
-    sub = tuple(slice(int(a + h), int(b + h + 1)) for a, b, h in zip(lo, hi, half, strict=False))
+    grids = [(np.arange(a, b + 1) - o) * s for a, b, o, s in zip(lo, hi, off, sp, strict=True)]
+    sub = tuple(slice(int(a + h), int(b + h + 1)) for a, b, h in zip(lo, hi, half, strict=True))
     if rot is None:
-        q = [(g / r) ** 2 for g, r in zip(grids, radii_kji, strict=False)]
+        q = [(g / r) ** 2 for g, r in zip(grids, radii_kji, strict=True)]
         out[sub] = (q[0][:, None, None] + q[1][None, :, None] + q[2][None, None, :]) <= 1.0
         return out
     # Local coordinates u = Rᵀ p; the ellipsoid is Σ (u_a / r_a)² ≤ 1.

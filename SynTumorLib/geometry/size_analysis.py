@@ -20,24 +20,21 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
+from ..data.labels import TUMOUR, equivalent_radius_mm, tumour_components
 from ..utils.errors import InputError
-from .sizes import CLASS_ORDER, SizeClassSet, equivalent_radius_mm, load_size_classes
+from ..utils.progress import ProgressCallback
+from .sizes import CLASS_ORDER, SizeClassSet, load_size_classes
 
 
-def tumour_components(label: np.ndarray, voxel_volume_mm3: float, tumour_value: int = 2) -> list[float]:
-    """Volumes (mm³) of the 26-connected tumour components of a label array."""
-    comps, n = ndimage.label(label == tumour_value, structure=np.ones((3, 3, 3), bool))
-    if n == 0:
-        return []
-    counts = np.bincount(comps.ravel(), minlength=n + 1)[1:]
-    return [float(c) * voxel_volume_mm3 for c in counts]
+def tumour_volumes_mm3(label: np.ndarray, voxel_volume_mm3: float, tumour_value: int = TUMOUR) -> list[float]:
+    """Volumes (mm³) of the tumours (26-connected components, :func:`~SynTumorLib.data.labels.tumour_components`)."""
+    return [float(c) * voxel_volume_mm3 for c in tumour_components(label == tumour_value).voxels]
 
 
 def analyze_radii(tumours: Iterable[tuple[str, int, float]], name: str = "analyzed") -> dict[str, Any]:
@@ -61,7 +58,7 @@ def analyze_radii(tumours: Iterable[tuple[str, int, float]], name: str = "analyz
         base = preset[cname]
         classes[cname] = {"radius_mm": round(rsel, 3), "range_mm": [round(lo, 3), round(hi, 3)],
                           "sigma_mm": list(base.sigma_mm), "count": list(base.count)}
-    for row, g in zip(rows, group, strict=False):
+    for row, g in zip(rows, group, strict=True):
         row["class"] = CLASS_ORDER[int(g)]
     sizes = SizeClassSet.from_dict({"name": name, "classes": classes})
     return {
@@ -74,7 +71,7 @@ def analyze_radii(tumours: Iterable[tuple[str, int, float]], name: str = "analyz
     }
 
 
-def analyze_dataset(dataset, progress: Callable[[float, str], None] | None = None, name: str | None = None) -> dict[str, Any]:
+def analyze_dataset(dataset, progress: ProgressCallback | None = None, name: str | None = None) -> dict[str, Any]:
     """Measure every tumour of a labelled dataset (path or ``Dataset``) and cut size classes."""
     from ..data.datasets import open_dataset
 
@@ -84,7 +81,7 @@ def analyze_dataset(dataset, progress: Callable[[float, str], None] | None = Non
     for n, case in enumerate(cases):
         label = ds.load_label(case)
         if label is not None:
-            for k, v in enumerate(tumour_components(label.array, label.voxel_volume_mm3)):
+            for k, v in enumerate(tumour_volumes_mm3(label.array, label.voxel_volume_mm3)):
                 rows.append((case.case_id, k + 1, v))
         if progress:
             progress((n + 1) / len(cases), case.case_id)
@@ -98,7 +95,7 @@ def analyze_dataset(dataset, progress: Callable[[float, str], None] | None = Non
 def write_analysis(result: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write ``size_classes.json``, ``tumours.csv``, ``size_classes.md`` and ``size_histogram.png``."""
     from ..utils.atomic import write_json_atomic, write_text_atomic
-    from ..viz.overlay import _mpl, save_figure
+    from ..viz import pyplot, save_figure
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,11 +114,11 @@ def write_analysis(result: dict[str, Any], out_dir: str | os.PathLike) -> dict[s
           f"{result['n_tumours']} tumours in {result['n_cases']} cases. Equivalent-radius quartiles: "
           f"Q1 {q[0]:.2f} mm, median {q[1]:.2f} mm, Q3 {q[2]:.2f} mm.", "", sizes.table(), ""]
     write_text_atomic(paths["md"], "\n".join(md))
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     r = [t["radius_mm"] for t in result["tumours"]]
     ax.hist(r, bins=max(10, min(40, len(r) // 3)), color="0.6", edgecolor="0.3")
-    for x, lab in zip(q, ("Q1", "median", "Q3"), strict=False):
+    for x, lab in zip(q, ("Q1", "median", "Q3"), strict=True):
         ax.axvline(x, color="crimson", lw=1.2)
         ax.text(x, ax.get_ylim()[1] * 0.95, f" {lab} {x:.1f}", color="crimson", fontsize=8, va="top")
     ax.set_xlabel("equivalent radius (mm)")

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.labels import equivalent_radius_mm  # noqa: F401 - the one definition, re-exported for size code
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 
@@ -253,8 +254,3 @@ def arm_classes(arm: str, size_classes: str | dict = "syntumor") -> tuple[str, s
     (('large', 'syntumor'), ('mixed', 'q.json'))
     """
     return ("mixed", arm) if str(arm).endswith(".json") else (arm, size_classes)
-
-
-def equivalent_radius_mm(volume_mm3: float | np.ndarray) -> float | np.ndarray:
-    """Radius of the sphere with the same volume: r = (3V / 4π)^(1/3)."""
-    return np.cbrt(3.0 * np.asarray(volume_mm3, dtype=np.float64) / (4.0 * math.pi))

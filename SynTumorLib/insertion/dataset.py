@@ -25,13 +25,13 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..utils.errors import InputError, SynTumorError
+from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
 
 
@@ -65,7 +65,7 @@ def synthesize_dataset(
     per_case: int = 1,
     seed: int = 0,
     workers: int = 1,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ProgressCallback | None = None,
     *,
     size_classes: str | dict = "syntumor",
     probabilities: dict | None = None,

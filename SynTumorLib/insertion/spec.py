@@ -17,6 +17,7 @@ from typing import Any
 
 from ..geometry.shapes import check_semi_axes
 from ..geometry.sizes import SizeClassSet, load_size_classes
+from ..utils.config import check_keys
 from ..utils.errors import InputError
 
 PLACEMENTS = ("auto", "random", "point", "reference")
@@ -148,10 +149,7 @@ class InsertionSpec:
     def from_dict(cls, d: Mapping[str, Any]) -> InsertionSpec:
         if not isinstance(d, Mapping):
             raise InputError(f"an insertion spec must be an object, got {type(d).__name__}")
-        names = {f.name for f in fields(cls) if not f.name.startswith("_")}
-        unknown = set(d) - names
-        if unknown:
-            raise InputError(f"unknown insertion spec keys {sorted(unknown)}; known: {sorted(names)}")
+        check_keys(d, [f.name for f in fields(cls) if not f.name.startswith("_")], "insertion spec")
         kw = dict(d)
         for key in ("radii_mm", "tissue_hu"):
             if kw.get(key) is not None:

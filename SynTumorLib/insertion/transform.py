@@ -40,9 +40,9 @@ from monai.transforms import MapTransform, Randomizable
 
 from ..data.intensity import HU_WINDOW, unwindow, window
 from ..data.volume import Volume
-from ..texture.base import get_texture
+from ..texture.registry import get_texture
 from ..utils.errors import InputError
-from .insert import _insert
+from .insert import insert_with_regions
 from .spec import InsertionSpec
 
 
@@ -180,7 +180,7 @@ class SynthesizeTumourd(Randomizable, MapTransform):
         # array axes are used as-is: Volume's (k, j, i) naming only matters for point/reference modes
         vol = Volume.from_geometry(hu, spacing=sp[::-1])
         try:  # a drawn count that does not fit is trimmed inside; only an impossible first tumour fails
-            out_hu, out_lab, ins, regions = _insert(vol, vol.with_array(organ.view(np.uint8)), self.spec,
+            out_hu, out_lab, ins, regions = insert_with_regions(vol, vol.with_array(organ.view(np.uint8)), self.spec,
                                                     seed=self._seed, texture=self.texture)
         except InputError as e:
             rec["reason"] = f"no room: {e}"

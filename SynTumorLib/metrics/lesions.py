@@ -33,20 +33,16 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from ..data.labels import equivalent_radius_mm, tumour_components
 from ..utils.errors import InputError
 from .overlap import check_pair, check_spacing
 
-CONNECTIVITY_26 = np.ones((3, 3, 3), dtype=bool)
-
-
-def equivalent_radius_mm(volume_mm3: float) -> float:
-    """Radius of the sphere with the same volume: (3V / 4π)^(1/3)."""
-    return float((3.0 * volume_mm3 / (4.0 * np.pi)) ** (1.0 / 3.0))
+__all__ = ["equivalent_radius_mm", "lesion_detection"]
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    lab, n = ndimage.label(mask, structure=CONNECTIVITY_26)
-    return lab, int(n)
+    comps = tumour_components(mask)
+    return comps.labels, comps.count
 
 
 def _describe(lab: np.ndarray, n: int, voxel_mm3: float) -> list[dict]:

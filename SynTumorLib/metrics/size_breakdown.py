@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -85,5 +86,5 @@ class SizeBins:
         ordered = sorted(scs, key=lambda c: c.radius_mm)
         if len(ordered) < 2:
             raise InputError(f"size classes {scs.name!r}: need at least two classes to break results down")
-        cuts = [(a.radius_mm + b.radius_mm) / 2.0 for a, b in zip(ordered, ordered[1:], strict=False)]
+        cuts = [(a.radius_mm + b.radius_mm) / 2.0 for a, b in itertools.pairwise(ordered)]
         return cls([c.name for c in ordered], cuts, f"size classes {scs.name!r} (midpoints of nominal radii)")

@@ -1,8 +1,9 @@
 """``TrainConfig`` — everything that defines a segmenter training run, as JSON-able data.
 
 One trainer reads this config; variants (network, optimiser, synthetic-size arm, noisy labels) are
-values, never subclasses. Unknown keys are refused with the list of valid ones, so a typo never
-silently falls back to a default.
+values, never subclasses. Unknown keys are refused with the nearest valid one suggested, so a typo
+never silently falls back to a default; every range is checked when the config is made, before any
+work starts (:mod:`SynTumorLib.utils.config`).
 
 Spacing is given in **i, j, k order** (x, y, z as Slicer shows it) like ``Volume.spacing``; crop
 sizes in **array order (k, j, i)** like ``Volume.array``. ``spacing: null`` means "the median
@@ -23,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..runtime.devices import check_device_name
+from ..runtime.precision import AMP_MODES
+from ..utils.config import check_keys, merge, require_bool, require_choice, require_int, require_number
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 
 ARMS = ("none", "tiny", "small", "medium", "large", "mixed")
-AMP_MODES = ("none", "fp16", "bf16")
 
 DATA_DEFAULTS: dict[str, Any] = {
     "real": None,  # MSD-like folder of real tumour cases (its train split is used)
@@ -86,8 +89,11 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
+        """Check every key (types, ranges, combinations) and normalise the sections; before any work starts."""
+        where = "training config"
+
         def fail(msg: str) -> None:
-            raise InputError(f"training config: {msg}")
+            raise InputError(f"{where}: {msg}")
 
         if not isinstance(self.model, dict) or "name" not in self.model:
             fail("'model' must be an object with a 'name' (unet, dynunet, swinunetr)")
@@ -95,10 +101,11 @@ class TrainConfig:
                       **{k: v for k, v in self.model.items() if k not in ("name", "args")}}
         if self.model["name"] not in ("unet", "dynunet", "swinunetr"):
             fail(f"unknown model '{self.model['name']}'; choose unet, dynunet or swinunetr")
-        self.data = _merge("data", DATA_DEFAULTS, self.data)
-        self.split = _merge("split", {**SPLIT_DEFAULTS, "train": None, "val": None, "test": None, "file": None}, self.split,
-                            drop_none=True)
-        self.augment = _merge("augment", AUGMENT_DEFAULTS, self.augment)
+        self.data = merge(DATA_DEFAULTS, self.data, f"{where} 'data'")
+        split_keys = {**SPLIT_DEFAULTS, "train": None, "val": None, "test": None, "file": None}
+        self.split = {k: v for k, v in merge(split_keys, self.split, f"{where} 'split'").items()
+                      if v is not None or k in SPLIT_DEFAULTS}
+        self.augment = merge(AUGMENT_DEFAULTS, self.augment, f"{where} 'augment'")
         if not (self.data["real"] or self.data["healthy"] or self.data["offline_synthetic"]):
             fail("'data' needs at least one of 'real', 'healthy', 'offline_synthetic'")
         if self.data["noisy_labels"] and not self.data["real"]:
@@ -109,8 +116,7 @@ class TrainConfig:
         _check_size_classes(self.data["size_classes"], arm, fail)
         if arm != "none" and not self.data["healthy"]:
             fail(f"data.arm is '{arm}' but no 'data.healthy' dataset is given to synthesise tumours into")
-        if not 0.0 <= float(self.data["synthetic_prob"]) <= 1.0:
-            fail(f"data.synthetic_prob must be in [0, 1], got {self.data['synthetic_prob']}")
+        require_number(self.data["synthetic_prob"], f"{where}: data.synthetic_prob", min=0.0, max=1.0)
         if self.spacing is not None:
             if len(self.spacing) != 3 or any(not float(s) > 0 for s in self.spacing):
                 fail(f"'spacing' must be three positive numbers (mm, i j k order) or null, got {self.spacing}")
@@ -122,32 +128,24 @@ class TrainConfig:
         self.crop_size = [int(c) for c in self.crop_size]
         if len(self.hu_window) != 2 or not float(self.hu_window[0]) < float(self.hu_window[1]):
             fail(f"'hu_window' must be [lo, hi] with lo < hi, got {self.hu_window}")
-        if int(self.num_workers) < 0:
-            fail(f"'num_workers' must be ≥ 0, got {self.num_workers}")
+        require_int(self.num_workers, f"{where}: 'num_workers'", min=0)
         for key in ("batch_size", "iterations", "val_every", "checkpoint_every"):
-            if int(getattr(self, key)) < 1:
-                fail(f"'{key}' must be ≥ 1, got {getattr(self, key)}")
-        if self.epochs is not None and int(self.epochs) < 1:
-            fail(f"'epochs' must be ≥ 1 or null, got {self.epochs}")
-        if int(self.warmup_iterations) < 0:
-            fail(f"'warmup_iterations' must be ≥ 0, got {self.warmup_iterations}")
-        if not 0.0 <= float(self.pos_fraction) <= 1.0:
-            fail(f"'pos_fraction' must be in [0, 1], got {self.pos_fraction}")
+            require_int(getattr(self, key), f"{where}: '{key}'", min=1)
+        require_int(self.epochs, f"{where}: 'epochs'", min=1, allow_none=True)
+        require_int(self.warmup_iterations, f"{where}: 'warmup_iterations'", min=0)
+        require_int(self.max_val_cases, f"{where}: 'max_val_cases'", min=1, allow_none=True)
+        require_number(self.pos_fraction, f"{where}: 'pos_fraction'", min=0.0, max=1.0)
         from .networks import resolve_network_spec  # catch bad network arguments now, not at step 0
 
         resolve_network_spec(self.model, self.crop_size, (self.spacing or [1.0, 1.0, 1.0])[::-1])
-        if self.optimizer not in ("adamw", "sgd"):
-            fail(f"'optimizer' must be 'adamw' or 'sgd', got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "poly", "constant"):
-            fail(f"'schedule' must be 'cosine', 'poly' or 'constant', got {self.schedule!r}")
-        if self.lr is not None and not float(self.lr) > 0:
-            fail(f"'lr' must be > 0, got {self.lr}")
-        if self.amp not in AMP_MODES:
-            fail(f"'amp' must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
-            fail(f"'device' must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        if not 0.0 <= float(self.val_overlap) < 1.0:
-            fail(f"'val_overlap' must be in [0, 1), got {self.val_overlap}")
+        require_choice(self.optimizer, f"{where}: 'optimizer'", ("adamw", "sgd"))
+        require_choice(self.schedule, f"{where}: 'schedule'", ("cosine", "poly", "constant"))
+        require_number(self.lr, f"{where}: 'lr'", min=0.0, min_open=True, allow_none=True)
+        require_choice(self.amp, f"{where}: 'amp'", AMP_MODES)
+        require_bool(self.compile, f"{where}: 'compile'")
+        require_bool(self.deterministic, f"{where}: 'deterministic'")
+        self.device = check_device_name(self.device, f"{where}: 'device'")
+        require_number(self.val_overlap, f"{where}: 'val_overlap'", min=0.0, max=1.0, max_open=True)
 
     @property
     def learning_rate(self) -> float:
@@ -161,10 +159,7 @@ class TrainConfig:
     def from_dict(cls, d: dict, source: str = "config") -> TrainConfig:
         if not isinstance(d, dict):
             raise InputError(f"{source}: a training config must be a JSON object, got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"{source}: unknown key(s) {unknown}; valid keys: {sorted(names)}")
+        check_keys(d, [f.name for f in dataclasses.fields(cls)], source)
         return cls(**copy.deepcopy(d))
 
     @classmethod
@@ -192,17 +187,3 @@ def _check_size_classes(value: Any, arm: str, fail) -> None:
         fail(f"data.size_classes: {e}")
     if arm not in ("none", "mixed") and not arm.endswith(".json") and arm not in sizes.names:
         fail(f"data.arm {arm!r} is not a class of data.size_classes ({sizes.name}: {', '.join(sizes.names)})")
-
-
-def _merge(name: str, defaults: dict, given: dict | None, drop_none: bool = False) -> dict:
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise InputError(f"training config: '{name}' must be an object, got {given!r}")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise InputError(f"training config: unknown key(s) {unknown} in '{name}'; valid: {sorted(defaults)}")
-    out = {**defaults, **given}
-    if drop_none:
-        out = {k: v for k, v in out.items() if v is not None or k in SPLIT_DEFAULTS}
-    return out

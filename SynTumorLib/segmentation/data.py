@@ -85,7 +85,7 @@ def load_case(dataset, case, spacing: Sequence[float] | None, crop_size: Sequenc
         nz = np.argwhere(lab > 0)
         lo = np.maximum(nz.min(0) - np.asarray(crop_size), 0)
         hi = np.minimum(nz.max(0) + 1 + np.asarray(crop_size), lab.shape)
-        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=False))
+        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
         img, lab = img[sl].copy(), lab[sl].copy()
     return CachedCase.from_arrays(case.case_id, source, img, lab)
 
@@ -111,7 +111,7 @@ def extract_patch(arr: np.ndarray, centre: Sequence[int], size: Sequence[int], p
     with ``pad_value`` where the array is smaller than the patch."""
     out = np.full(tuple(size), pad_value, dtype=arr.dtype)
     src, dst = [], []
-    for c, s, n in zip(centre, size, arr.shape, strict=False):
+    for c, s, n in zip(centre, size, arr.shape, strict=True):
         start = int(c) - s // 2
         start = min(max(start, 0), max(n - s, 0)) if n >= s else (n - s) // 2  # centre small images
         a0, a1 = max(start, 0), min(start + s, n)
@@ -145,7 +145,7 @@ class CropSampler:
         self.seed, self.rank, self.pos_fraction = int(seed), int(rank), float(pos_fraction)
         self.synthesize, self.window, self.augment, self.length = synthesize, tuple(window), augment, length
         for c in cases:
-            if any(n < s for n, s in zip(c.image.shape, self.crop, strict=False)):
+            if any(n < s for n, s in zip(c.image.shape, self.crop, strict=True)):
                 log.warning("case %s (%s voxels on the training grid) is smaller than the crop %s: crops are padded "
                             "with air (%d HU)", c.case_id, list(c.image.shape), self.crop, AIR_HU)
 

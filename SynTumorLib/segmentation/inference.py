@@ -13,23 +13,24 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..data.io import is_volume_file, read_volume, write_volume
 from ..data.volume import Volume
+from ..runtime.devices import resolve_device
+from ..runtime.precision import amp_mode, autocast
 from ..utils.errors import InputError
 from ..utils.progress import ProgressCallback
-from .devices import resolve_device
 
 log = logging.getLogger(__name__)
 
 
 def sliding_window_logits(net, image01: np.ndarray, roi_size: Sequence[int], overlap: float = 0.5,
                           device=None, sw_batch_size: int = 1, amp: str = "none",
-                          progress: Callable[[float, str], None] | None = None):
+                          progress: ProgressCallback | None = None):
     """Gaussian-blended sliding-window logits (1, C, D, H, W) on the CPU for a (D, H, W) [0, 1] array."""
     import torch
     from monai.inferers import sliding_window_inference
@@ -52,14 +53,12 @@ def sliding_window_logits(net, image01: np.ndarray, roi_size: Sequence[int], ove
     if progress is not None:
         from monai.data.utils import dense_patch_slices
 
-        roi = [min(r, s) for r, s in zip(roi_size, image01.shape, strict=False)]
+        roi = [min(r, s) for r, s in zip(roi_size, image01.shape, strict=True)]
         scan = [max(int(r * (1 - overlap)), 1) for r in roi]
-        calls["total"] = max(1, len(dense_patch_slices(tuple(max(s, r) for s, r in zip(image01.shape, roi, strict=False)), roi, scan))
+        calls["total"] = max(1, len(dense_patch_slices(tuple(max(s, r) for s, r in zip(image01.shape, roi, strict=True)), roi, scan))
                              // sw_batch_size)
-    autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
     net.eval()
-    with torch.inference_mode(), torch.autocast(device.type, dtype=autocast_dtype,
-                                                 enabled=autocast_dtype is not None and device.type == "cuda"):
+    with torch.inference_mode(), autocast(amp_mode(amp, device), device):
         return sliding_window_inference(x, list(roi_size), sw_batch_size, predictor, overlap=float(overlap),
                                         mode="gaussian", padding_mode="constant", cval=0.0, sw_device=device,
                                         device=torch.device("cpu"))

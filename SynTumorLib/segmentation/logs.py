@@ -15,7 +15,7 @@ import csv
 import io
 from pathlib import Path
 
-from ..utils.atomic import atomic_path, write_json_atomic, write_text_atomic
+from ..utils.atomic import write_json_atomic, write_text_atomic
 
 COLUMNS = ("step", "loss", "lr", "seconds", "val_tumour_dice", "val_pancreas_dice")
 
@@ -35,11 +35,9 @@ def write_logs(folder: Path, history: list[dict], plot: bool = False) -> None:
 
 def plot_losses(path: Path, history: list[dict]) -> None:
     """Loss curve (left axis, log scale) and validation Dice (right axis)."""
-    import matplotlib
+    from ..viz import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     steps = [r["step"] for r in history]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     ax.plot(steps, [r["loss"] for r in history], lw=0.8, color="tab:blue", label="training loss (Dice+CE)")
@@ -59,6 +57,4 @@ def plot_losses(path: Path, history: list[dict]) -> None:
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=None, tight=False)

@@ -63,7 +63,7 @@ def plan_dynunet(
     strides = [[1, 1, 1]]
     for _ in range(int(max_levels)):
         smallest = min(sp)
-        stride = [2 if (s <= ANISOTROPY * smallest and n >= MIN_POOL_SIZE) else 1 for s, n in zip(sp, size, strict=False)]
+        stride = [2 if (s <= ANISOTROPY * smallest and n >= MIN_POOL_SIZE) else 1 for s, n in zip(sp, size, strict=True)]
         if stride == [1, 1, 1]:
             break
         for a in range(3):

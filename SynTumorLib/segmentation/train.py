@@ -19,28 +19,30 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
-import random
 import time
-import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..data.datasets import open_dataset
+from ..runtime.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..runtime.session import TrainingRuntime, due, seed_everything
+from ..runtime.threads import step_threads
+from ..utils.atomic import write_json_atomic
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
-from . import ddp
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .data import CropSampler, load_case, median_spacing, steps_per_epoch
 from .logs import write_logs
-from .model_folder import WEIGHTS, save_weights, write_model_folder
+from .model_folder import save_weights, write_model_folder
 from .splits import check_splits, make_splits
 
 log = logging.getLogger(__name__)
+CHECKPOINT_KIND = "segmenter"
 RESUMABLE_CHANGES = {"device", "val_every", "checkpoint_every", "max_val_cases", "notes", "num_workers"}
 
 
@@ -157,8 +159,8 @@ def validate(net, cases, cfg: TrainConfig, device) -> dict:
     return {"tumour_dice": float(np.mean(tumour)), "pancreas_dice": float(np.mean(pancreas)), "n_cases": len(cases)}
 
 
-def _check_resume(cfg: TrainConfig, out: Path) -> TrainConfig:
-    saved = TrainConfig.from_json(out / "config.json")
+def _check_resume(cfg: TrainConfig, out: Path, saved: TrainConfig) -> TrainConfig:
+    """The config to continue with: the saved run's, with only :data:`RESUMABLE_CHANGES` taken from ``cfg``."""
     mine, theirs = cfg.to_dict(), saved.to_dict()
     # model args and spacing were resolved when training started: accept the unresolved originals
     if mine["spacing"] is None:
@@ -172,6 +174,13 @@ def _check_resume(cfg: TrainConfig, out: Path) -> TrainConfig:
     return saved.replace(**{k: mine[k] for k in RESUMABLE_CHANGES})
 
 
+def _saved_config(ck: dict, out: Path) -> TrainConfig:
+    """The run's resolved config: in the checkpoint (this release) or ``config.json`` (the previous one)."""
+    if "config" in ck:
+        return TrainConfig.from_dict(ck["config"], source=f"{out / 'checkpoints' / 'last.pt'}")
+    return TrainConfig.from_json(out / "config.json")
+
+
 def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, resume: bool = False,
           progress: ProgressCallback | None = None) -> Path:
     """Train a segmenter and return the model folder (``out_dir``).
@@ -182,11 +191,6 @@ def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, resume: 
         resume: continue from ``out_dir/checkpoints/last.pt``.
         progress: ``callback(fraction, message)`` after each step (raise to cancel).
     """
-    import torch
-
-    from .devices import resolve_device
-    from .networks import build_network
-
     cfg = config if isinstance(config, TrainConfig) else (
         TrainConfig.from_dict(config) if isinstance(config, dict) else TrainConfig.from_json(config))
     out = Path(out_dir)
@@ -195,96 +199,65 @@ def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, resume: 
         raise InputError(f"{out}: nothing to resume (no checkpoints/last.pt)")
     if not resume and ckpt_path.is_file():
         raise InputError(f"{out}: holds a training run already; pass resume=True (--resume) or choose another folder")
+    ck = None
     if resume:
-        cfg = _check_resume(cfg, out)
-    device = resolve_device(cfg.device)
-    info = ddp.init_distributed(device.type)
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    was_threads = torch.get_num_threads()
-    try:
-        if info.enabled and device.type == "cuda":
-            device = torch.device("cuda", info.local_rank)
-        if device.type == "cpu":
-            torch.set_num_threads(cpu_threads(cfg, info.world_size, was_threads))
-        return _train(cfg, out, resume, progress, device, info, torch, build_network)
-    finally:
-        torch.use_deterministic_algorithms(was_deterministic)  # leave the caller's process as it was
-        torch.set_num_threads(was_threads)
-        ddp.cleanup(info)
+        ck = load_checkpoint(ckpt_path, CHECKPOINT_KIND)
+        cfg = _check_resume(cfg, out, _saved_config(ck, out))
+    voxels = cfg.batch_size * math.prod(cfg.crop_size)
+    with TrainingRuntime.start(cfg.device, amp=cfg.amp, compile=cfg.compile, deterministic=cfg.deterministic,
+                               threads=lambda world: step_threads(voxels, world), warn=True) as rt:
+        return _train(cfg, out, ck, progress, rt)
 
 
-SMALL_STEP_VOXELS = 2 * 64**3
+@dataclass
+class _Run:
+    """The state of one training run that checkpoints and the model folder are made from."""
+
+    cfg: TrainConfig
+    out: Path
+    rt: TrainingRuntime
+    net: Any
+    opt: Any
+    scaler: Any
+    splits: dict
+    total: int
+    history: list = field(default_factory=list)
+    best: dict = field(default_factory=lambda: {"score": -1.0, "step": None, "metrics": None})
 
 
-def cpu_threads(cfg: TrainConfig, world_size: int = 1, current: int | None = None) -> int:
-    """Intra-op threads for CPU training.
-
-    ``SYNTUMOR_CPU_THREADS`` wins when set. Otherwise a small step (batch × crop ≤ 2 × 64³ voxels,
-    the tiny/smoke U-Nets) trains on **one** thread: its convolutions are too small to split, and
-    OpenMP's spin-waiting made a 2-thread step cost 5–12× the CPU time of a 1-thread step on the
-    shared 2-core machine (0.16 s vs 0.7–1.9 s CPU per 2×48³ step). Larger steps keep the current
-    setting, divided among DDP processes on the same machine.
-    """
+def _train(cfg: TrainConfig, out: Path, ck: dict | None, progress, rt: TrainingRuntime) -> Path:
+    """The training loop (see the module doc); ``ck`` is the checkpoint to resume from."""
     import torch
 
-    env = os.environ.get("SYNTUMOR_CPU_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise InputError(f"SYNTUMOR_CPU_THREADS must be an integer, got '{env}'") from None
-    current = current or torch.get_num_threads()
-    if cfg.batch_size * math.prod(cfg.crop_size) <= SMALL_STEP_VOXELS:
-        return 1
-    return max(1, current // max(1, world_size))
+    from .networks import build_network
 
-
-def _train(cfg, out, resume, progress, device, info, torch, build_network) -> Path:
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)
-    random.seed(cfg.seed)
-    if cfg.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-    amp = cfg.amp
-    if device.type != "cuda" and (amp != "none" or cfg.compile):
-        warnings.warn("amp/compile are CUDA-only options: ignored on the CPU", RuntimeWarning, stacklevel=2)
-        amp = "none"
+    seed_everything(cfg.seed)
+    device, info = rt.device, rt.dist
     train_cases, val_cases, splits, cfg = _load_training_data(cfg, info)
     total = cfg.iterations
     if cfg.epochs:
         total = cfg.epochs * steps_per_epoch(len(train_cases), cfg.batch_size, info.world_size)
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            from ..utils.atomic import write_json_atomic
-
-            write_json_atomic(out / "config.json", cfg.to_dict())
+        if ck is None:
             write_json_atomic(out / "splits.json", splits)
     torch.manual_seed(child_seed(cfg.seed, "init"))  # same initial weights on every rank
     net = build_network(cfg.model).to(device)
-    model = net
-    if info.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-
-        model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    fwd = torch.compile(model) if (cfg.compile and device.type == "cuda") else model
+    fwd = rt.wrap(net)
     if cfg.optimizer == "adamw":
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.SGD(net.parameters(), lr=cfg.learning_rate, momentum=cfg.momentum, nesterov=True,
                               weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=(amp == "fp16"))
+    run = _Run(cfg, out, rt, net, opt, rt.grad_scaler(), splits, total)
     loss_fn = make_loss()
-    start, history, best = 0, [], {"score": -1.0, "step": None, "metrics": None}
-    if resume:
-        ck = load_checkpoint(out / "checkpoints" / "last.pt")
+    start = 0
+    if ck is not None:
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        scaler.load_state_dict(ck["scaler"])
+        run.scaler.load_state_dict(ck["scaler"])
         set_rng_state(ck["rng"][min(info.rank, len(ck["rng"]) - 1)])
-        start, history, best = int(ck["step"]), list(ck["history"]), dict(ck["best"])
+        start, run.history, run.best = int(ck["step"]), list(ck["history"]), dict(ck["best"])
         log.info("resuming %s at step %d of %d", out, start, total)
     from .augment import make_augmenter, make_synthesizer
 
@@ -297,75 +270,63 @@ def _train(cfg, out, resume, progress, device, info, torch, build_network) -> Pa
     # crops are a pure function of their number, so workers change the speed, never the data
     loader = torch.utils.data.DataLoader(sampler, batch_sampler=batches, num_workers=cfg.num_workers,
                                          pin_memory=device.type == "cuda")
-    autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
     net.train()
     t0 = time.perf_counter()
-    step = start
     for step, batch in enumerate(loader, start=start + 1):
         lr = lr_at(step, cfg, total)
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = batch["image"].to(device), batch["label"].to(device)
         opt.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        with rt.autocast():
             loss = compute_loss(loss_fn, fwd(x), y)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        row = {"step": step, "loss": ddp.all_reduce_mean(loss.item(), info, device), "lr": lr,
-               "seconds": round(time.perf_counter() - t0, 3)}
-        if val_cases and (step % cfg.val_every == 0 or step == total):
+        run.scaler.scale(loss).backward()
+        run.scaler.step(opt)
+        run.scaler.update()
+        row = {"step": step, "loss": rt.mean(loss.item()), "lr": lr, "seconds": round(time.perf_counter() - t0, 3)}
+        if val_cases and due(step, cfg.val_every, total):
             if info.is_main:
                 metrics = validate(net, val_cases, cfg, device)
                 row.update(val_tumour_dice=metrics["tumour_dice"], val_pancreas_dice=metrics["pancreas_dice"])
-                if is_better(metrics, best["metrics"]):
-                    best = {"score": metrics["tumour_dice"], "step": step, "metrics": metrics}
+                if is_better(metrics, run.best["metrics"]):
+                    run.best = {"score": metrics["tumour_dice"], "step": step, "metrics": metrics}
                     save_weights(net.state_dict(), out / "checkpoints" / "best.safetensors")
-            ddp.barrier(info)
-        history.append(row)
-        if step % cfg.checkpoint_every == 0 or step == total:
-            _save(out, net, opt, scaler, step, history, best, info, torch)
+            rt.barrier()
+        run.history.append(row)
+        if due(step, cfg.checkpoint_every, total):
+            _save(run, step)
         if progress is not None:
             progress(step / total, f"step {step}/{total} loss {row['loss']:.4f}")
-    return _finish(out, cfg, net, splits, history, best, total, info, torch)
+    return _finish(run)
 
 
-def _save(out, net, opt, scaler, step, history, best, info, torch) -> None:
-    states = [rng_state()]
-    if info.enabled:  # every rank's RNG goes into rank 0's checkpoint
-        import torch.distributed as dist
-
-        states = [None] * info.world_size
-        dist.all_gather_object(states, rng_state())
-    if info.is_main:
-        save_checkpoint(out / "checkpoints" / "last.pt", {
-            "step": step, "model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
-            "rng": states, "history": history, "best": best})
-        write_logs(out, history)
-    ddp.barrier(info)
+def _save(run: _Run, step: int) -> None:
+    states = run.rt.gather(rng_state())  # every rank's RNG goes into rank 0's checkpoint
+    if run.rt.is_main:
+        save_checkpoint(run.out / "checkpoints" / "last.pt", CHECKPOINT_KIND, {
+            "step": step, "config": run.cfg.to_dict(), "model": run.net.state_dict(),
+            "optimizer": run.opt.state_dict(), "scaler": run.scaler.state_dict(),
+            "rng": states, "history": run.history, "best": run.best})
+        write_logs(run.out, run.history)
+    run.rt.barrier()
 
 
-def _finish(out, cfg, net, splits, history, best, total, info, torch) -> Path:
-    digests = [_params_digest(net)]
-    if info.enabled:
-        import torch.distributed as dist
-
-        digests = [None] * info.world_size
-        dist.all_gather_object(digests, _params_digest(net))
-    if info.is_main:
-        state = net.state_dict()
+def _finish(run: _Run) -> Path:
+    digests = run.rt.gather(_params_digest(run.net))
+    if run.rt.is_main:
+        state, best = run.net.state_dict(), run.best
         if best["step"] is not None:
             from safetensors.torch import load_file
 
-            state = load_file(str(out / "checkpoints" / "best.safetensors"))
-        card = {"steps": total, "selected_step": best["step"] or total,
-                "selected_by": "best validation tumour Dice" if best["step"] else "last step (no validation cases)",
-                "validation": best["metrics"], "final_loss": history[-1]["loss"] if history else None,
-                "seed": cfg.seed, "world_size": info.world_size, "rank_param_sha256": digests}
-        write_model_folder(out, cfg, state, splits, card)
-        write_logs(out, history, plot=True)
-    ddp.barrier(info)
-    return out
+            state = load_file(str(run.out / "checkpoints" / "best.safetensors"))
+        facts = {"steps": run.total, "selected_step": best["step"] or run.total,
+                 "selected_by": "best validation tumour Dice" if best["step"] else "last step (no validation cases)",
+                 "validation": best["metrics"], "final_loss": run.history[-1]["loss"] if run.history else None,
+                 "seed": run.cfg.seed, "world_size": run.rt.world_size, "rank_param_sha256": digests}
+        write_model_folder(run.out, run.cfg, state, run.splits, facts)
+        write_logs(run.out, run.history, plot=True)
+    run.rt.barrier()
+    return run.out
 
 
-__all__ = ["train", "lr_at", "make_loss", "compute_loss", "validate", "is_better", "WEIGHTS"]
+__all__ = ["train", "lr_at", "make_loss", "compute_loss", "validate", "is_better"]

@@ -1,4 +1,4 @@
-"""The tumour-texture interface every backend implements, and the registry that finds them.
+"""The tumour-texture interface every backend implements (the registry that finds them: :mod:`.registry`).
 
 A texture model turns "a CT region + a tumour mask" into "the same region with a tumour in it".
 Randomness is split from work (TorchIO's random/deterministic pair) so that insertion records
@@ -15,7 +15,7 @@ Inputs given to ``apply`` are a region around one tumour (never the whole CT): `
 float32 HU, ``tumour_mask`` bool (this tumour), ``organ_mask`` bool (organ voxels not covered by
 any tumour), ``spacing_kji`` (mm per array axis). They must not be modified.
 
-Backends are found by :func:`get_texture`:
+Backends are found by :func:`~SynTumorLib.texture.registry.get_texture`:
 
 * ``"statistical"`` (default, no training) → :class:`~SynTumorLib.texture.statistical.StatisticalTexture`;
 * a ``.json`` file written by ``syntumor texture fit`` → a fitted statistical model;
@@ -25,6 +25,7 @@ Backends are found by :func:`get_texture`:
 
 Example:
     >>> import numpy as np
+    >>> from SynTumorLib.texture import get_texture
     >>> tex = get_texture("statistical")
     >>> img = np.full((20, 20, 20), 100.0, np.float32)
     >>> m = np.zeros(img.shape, bool); m[7:13, 7:13, 7:13] = True
@@ -35,15 +36,11 @@ Example:
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from ..utils.errors import InputError, ModelFolderError
 
 
 class TextureModel(ABC):
@@ -88,66 +85,3 @@ class TextureModel(ABC):
     def describe(self) -> dict[str, Any]:
         """``{"name": ..., "config": ...}`` — what an insertion record stores about the texture."""
         return {"name": self.name, "config": self.config()}
-
-
-_REGISTRY: dict[str, Callable[..., TextureModel]] = {}
-
-
-def register_texture(name: str, factory: Callable[..., TextureModel]) -> None:
-    """Make ``get_texture(name, **params)`` call ``factory(**params)``."""
-    _REGISTRY[name] = factory
-
-
-def _statistical(**params) -> TextureModel:
-    from .statistical import StatisticalTexture
-
-    return StatisticalTexture(**params)
-
-
-def _diffusion(folder=None, **params) -> TextureModel:
-    # "diffusion" alone (no model folder) reaches from_folder(None), whose error explains how to
-    # train a model and points to the statistical default.
-    from .diffusion import from_folder
-
-    return from_folder(folder, **params)
-
-
-register_texture("statistical", _statistical)
-register_texture("diffusion", _diffusion)
-
-
-def get_texture(name_or_path: str | os.PathLike | TextureModel | dict = "statistical", **params) -> TextureModel:
-    """Resolve a texture backend by name, fitted-JSON path, model folder, record dict or instance.
-
-    Raises:
-        InputError: unknown name, or a path that is neither a fitted JSON nor a model folder.
-        ModelFolderError: a model folder that the diffusion backend cannot load.
-    """
-    if isinstance(name_or_path, TextureModel):
-        return name_or_path
-    if isinstance(name_or_path, dict):  # {"name": ..., "config": ...} from a record
-        cfg = dict(name_or_path.get("config") or {})
-        cfg.update(params)
-        if "folder" in cfg:
-            return get_texture(cfg.pop("folder"), **cfg)
-        return get_texture(str(name_or_path.get("name", "statistical")), **cfg)
-    s = str(name_or_path)
-    if s in _REGISTRY:
-        return _REGISTRY[s](**params)
-    path = Path(s)
-    if path.is_file() and path.suffix.lower() == ".json":
-        from .statistical import StatisticalTexture
-
-        return StatisticalTexture.from_json(path, **params)
-    if path.is_dir():
-        try:
-            from . import diffusion  # noqa: F401  (the latent-diffusion backend, another part)
-            from .diffusion import from_folder
-        except ImportError as e:
-            raise ModelFolderError(
-                f"{path}: a texture model folder needs the diffusion backend "
-                f"(SynTumorLib.texture.diffusion), which cannot be imported ({e})"
-            ) from None
-        return from_folder(path, **params)
-    known = ", ".join(sorted(_REGISTRY))
-    raise InputError(f"unknown texture {s!r}: use one of {known}, a fitted texture JSON or a model folder")

@@ -27,13 +27,14 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
 from ..utils.errors import InputError
+from ..utils.progress import ProgressCallback
 
 RING_MM = 10.0
 
@@ -67,7 +68,7 @@ def case_statistics(image: np.ndarray, label: np.ndarray, spacing_kji: Sequence[
     if t.sum() < 10 or p.sum() < 10:
         return None
     box = tuple(slice(max(int(ix.min()) - int(np.ceil(RING_MM / s)) - 2, 0), int(ix.max()) + int(np.ceil(RING_MM / s)) + 3)
-                for ix, s in zip(np.nonzero(t), spacing_kji, strict=False))
+                for ix, s in zip(np.nonzero(t), spacing_kji, strict=True))
     img = np.asarray(image[box], dtype=np.float32)
     tb, pb = t[box], p[box]
     ring = pb & (ndimage.distance_transform_edt(~tb, sampling=spacing_kji) <= RING_MM)
@@ -88,7 +89,7 @@ def case_statistics(image: np.ndarray, label: np.ndarray, spacing_kji: Sequence[
     }
 
 
-def fit_texture(dataset, max_cases: int | None = None, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+def fit_texture(dataset, max_cases: int | None = None, progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Fit the statistical texture parameters to a labelled dataset (path or ``Dataset``)."""
     from ..data.datasets import open_dataset
 

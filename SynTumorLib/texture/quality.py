@@ -34,14 +34,16 @@ Example (a 24³ block: a 60-HU pancreas with a 20-HU tumour):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from ..data.labels import PANCREAS, TUMOUR, tumour_components
 from ..utils.errors import InputError
+from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
 
 MEASURES = ("mean", "std", "contrast", "sharp")
@@ -193,7 +195,7 @@ def _autoencoder_psnr_ssim(texture, real_hu: np.ndarray, mask: np.ndarray, spaci
 
 def compare_textures(cases: Iterable[TwinCase], textures: dict[str, Any], *, margin_mm: float = 45.0,
                      min_voxels: int = 8, n_panels: int = 4, recon_texture: str | None = None,
-                     progress: Callable[[float, str], None] | None = None, n_cases: int | None = None) -> QualityResult:
+                     progress: ProgressCallback | None = None, n_cases: int | None = None) -> QualityResult:
     """Re-texture every real tumour of every case in its healthy twin with each texture and measure.
 
     Args:
@@ -220,10 +222,11 @@ def compare_textures(cases: Iterable[TwinCase], textures: dict[str, Any], *, mar
     res = QualityResult(methods, times={m: [] for m in methods})
     for c, case in enumerate(cases):
         sp = case.spacing_kji
-        pancreas = (case.healthy_label == 1) | (case.healthy_label == 2)
-        comps, n = ndimage.label(case.label == 2)
-        for t in range(1, n + 1):
-            mask = comps == t
+        pancreas = (case.healthy_label == PANCREAS) | (case.healthy_label == TUMOUR)
+        # one tumour = one 26-connected component, as everywhere (this module used 6-connectivity)
+        comps = tumour_components(case.label == TUMOUR)
+        n = comps.count
+        for t, mask in comps.masks():
             if mask.sum() < min_voxels:
                 continue
             box = box_around(mask, sp, margin_mm)

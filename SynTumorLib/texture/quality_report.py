@@ -85,9 +85,9 @@ def write_markdown(path: str | os.PathLike, summary: dict, skipped: Sequence[str
 def write_grid(path: str | os.PathLike, panels, methods: Sequence[str], title: str | None = None) -> Path:
     """One row per tumour: real, healthy twin, then each texture — axial slice through the tumour
     centre, window [−175, 250] HU, the tumour mask as a red contour."""
-    from ..viz.overlay import _mpl, save_figure
+    from ..viz import pyplot, save_figure
 
-    plt = _mpl()  # Agg backend, imported only when a figure is drawn
+    plt = pyplot()  # Agg backend, imported only when a figure is drawn
 
     cols = ["real", "healthy", *methods]
     rows = max(1, len(panels))

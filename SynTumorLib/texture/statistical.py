@@ -155,7 +155,7 @@ class StatisticalTexture(TextureModel):
         smooth_mm: float = 2.0,
         floor_hu: float = 10.0,
     ) -> None:
-        self.ranges = {k: _as_range(k, v) for k, v in zip(RANGE_KEYS, (contrast_hu, texture_std_hu, texture_scale_mm, rim_hu), strict=False)}
+        self.ranges = {k: _as_range(k, v) for k, v in zip(RANGE_KEYS, (contrast_hu, texture_std_hu, texture_scale_mm, rim_hu), strict=True)}
         if self.ranges["texture_std_hu"][0] < 0 or self.ranges["texture_scale_mm"][0] <= 0:
             raise InputError("texture_std_hu must be ≥ 0 and texture_scale_mm > 0")
         self.fixed = {"rim_width_mm": float(rim_width_mm), "feather_mm": float(feather_mm),
@@ -217,7 +217,7 @@ class StatisticalTexture(TextureModel):
         # distances are needed only near the boundary: compute them on the tumour's box + feather
         f = float(p["feather_mm"])
         pad = np.ceil(f / 2.0 / sp).astype(int) + 1
-        box = tuple(slice(max(a - q, 0), min(b + q, n)) for (a, b), q, n in zip(_extent(mask), pad, mask.shape, strict=False))
+        box = tuple(slice(max(a - q, 0), min(b + q, n)) for (a, b), q, n in zip(_extent(mask), pad, mask.shape, strict=True))
         mb = mask[box]
         rim = p["rim_hu"] != 0
         # only distances below f/2 (the blend) and up to the rim width matter; farther ones are inf

@@ -23,19 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data.volume import Volume
-from ..utils.atomic import atomic_path
+from .figure import pyplot, save_figure
 
 # label value -> (name, RGBA) ; pancreas green, tumour red, extra labels yellow / cyan
 LABEL_COLOURS = {1: (0.2, 0.85, 0.3, 0.35), 2: (0.95, 0.15, 0.1, 0.55), 3: (1.0, 0.85, 0.1, 0.5), 4: (0.1, 0.8, 0.95, 0.5)}
-
-
-def _mpl():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def label_rgba(label2d: np.ndarray, colours: dict | None = None) -> np.ndarray:
@@ -102,26 +93,17 @@ def draw_panel(ax, image: Volume, label: Volume | None, plane: str, index: int, 
         ax.set_title(title, fontsize=8)
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
-    plt = _mpl()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-    plt.close(fig)
-    return path
-
-
 def save_slices_png(image: Volume, label: Volume | None, path: str | os.PathLike,
                     planes: Sequence[str] = ("axial", "coronal"), centre_kji: Sequence[int] | None = None,
                     window=(-175, 250), title: str | None = None, contour_only: bool = False) -> Path:
     """Axial/coronal/sagittal slices through ``centre_kji`` (default: centre of the tumour, else of
     the pancreas, else of the grid) with the label overlaid (pancreas green, tumour red)."""
-    plt = _mpl()
+    plt = pyplot()
     c = centre_kji if centre_kji is not None else centre_of(label, image.shape)
     axis_of = {"axial": 0, "coronal": 1, "sagittal": 2}
     fig, axes = plt.subplots(1, len(planes), figsize=(4 * len(planes), 4))
     axes = np.atleast_1d(axes)
-    for ax, plane in zip(axes, planes, strict=False):
+    for ax, plane in zip(axes, planes, strict=True):
         draw_panel(ax, image, label, plane, int(c[axis_of[plane]]), window, plane, contour_only)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -131,7 +113,7 @@ def save_slices_png(image: Volume, label: Volume | None, path: str | os.PathLike
 def save_gallery_png(panels: Sequence[dict], path: str | os.PathLike, ncols: int = 4, title: str | None = None) -> Path:
     """A grid of panels; each panel is a dict with ``image`` (Volume), optional ``label``,
     ``plane`` (default axial), ``index`` (default: centre of label), ``title``, ``contour_only``."""
-    plt = _mpl()
+    plt = pyplot()
     n = max(1, len(panels))
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
@@ -139,7 +121,7 @@ def save_gallery_png(panels: Sequence[dict], path: str | os.PathLike, ncols: int
     axis_of = {"axial": 0, "coronal": 1, "sagittal": 2}
     for ax in axes.ravel():
         ax.set_axis_off()
-    for ax, p in zip(axes.ravel(), panels, strict=False):
+    for ax, p in zip(axes.ravel(), panels, strict=False):  # the grid may have more cells than panels
         plane = p.get("plane", "axial")
         idx = p.get("index")
         if idx is None:

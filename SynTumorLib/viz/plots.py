@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .overlay import _mpl, save_figure
+from .figure import pyplot, save_figure
 
 
 def save_histogram_png(values: Sequence[float], path: str | os.PathLike, *, xlabel: str = "", title: str = "",
                        quartiles: bool = True, bins: int | None = None, log_x: bool = False) -> Path:
     """Histogram of ``values``; with ``quartiles`` the 25/50/75 % cuts are drawn and labelled."""
-    plt = _mpl()
+    plt = pyplot()
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
@@ -49,7 +49,7 @@ def save_histogram_png(values: Sequence[float], path: str | os.PathLike, *, xlab
 def save_bar_png(labels: Sequence[str], values: Sequence[float], path: str | os.PathLike, *,
                  errors: Sequence[float] | None = None, ylabel: str = "", title: str = "") -> Path:
     """Bar chart with optional error bars (e.g. DSC by training arm)."""
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(labels) + 2), 3.2))
     x = np.arange(len(labels))
     ax.bar(x, values, yerr=errors, color="#4a9", capsize=3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...runtime.devices import DEVICE_HELP
 from ..common import progress_bar
 
 
@@ -80,8 +81,7 @@ def register(sub) -> None:
     t.add_argument("--epochs", type=int, default=None, help="epochs (nnU-Net default 1000)")
     t.add_argument("--iters", type=int, default=None, help="training iterations per epoch (default 250)")
     t.add_argument("--val-iters", type=int, default=None, help="validation iterations per epoch (default 50)")
-    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                   help="auto (default): CUDA when available; cuda fails when no GPU is visible")
+    t.add_argument("--device", default=None, help=DEVICE_HELP + "; default auto")
     t.add_argument("--seed", type=int, default=None, help="seed of the training process (default 0)")
     t.add_argument("--da-processes", type=int, default=None,
                    help="augmentation worker processes (0 = none, good for 2-core machines; default nnU-Net's)")
@@ -97,6 +97,6 @@ def register(sub) -> None:
     pr.add_argument("--images", type=Path, required=True, help="folder of CTs (<case>.nii.gz) or a dataset")
     pr.add_argument("--out", type=Path, required=True, help="output folder")
     pr.add_argument("--cases", default=None, metavar="IDS|@FILE", help="predict only these case ids")
-    pr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="override the run's device")
+    pr.add_argument("--device", default=None, help="override the run's device: " + DEVICE_HELP)
     pr.add_argument("--tta", choices=("on", "off"), default=None, help="mirror test-time augmentation (default: run's)")
     pr.set_defaults(func=_predict)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ...runtime.devices import DEVICE_HELP
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -26,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output label file (or folder when --image is a folder)")
     p.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap in [0, 1)")
     p.add_argument("--largest-component", action="store_true", help="keep the largest pancreas component only")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (cuda without a GPU → CPU + warning)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.set_defaults(func=run)
 
 

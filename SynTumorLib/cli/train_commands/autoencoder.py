@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from ...runtime.devices import DEVICE_HELP
+
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", metavar="DATASET", help="labelled dataset folder with tumours (label 2): MSD Task07, "
@@ -17,7 +19,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="tiny | default | a JSON file (merged over its 'base', default tiny)")
     p.add_argument("--steps", type=int, help="training steps (overrides the config)")
     p.add_argument("--seed", type=int, help="random seed (default: the config's)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="training device")
+    p.add_argument("--device", default="auto", help="training device: " + DEVICE_HELP)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ...runtime.devices import DEVICE_HELP
+
 PRESETS = Path(__file__).resolve().parents[2] / "segmentation" / "configs"
 
 
@@ -37,7 +39,7 @@ def register(tsub) -> None:
     p.add_argument("--batch-size", type=int, help="crops per step and process")
     p.add_argument("--crop-size", type=int, nargs="+", help="crop size (one number or three, k j i)")
     p.add_argument("--seed", type=int, help="random seed")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="cuda without a GPU falls back to the CPU")
+    p.add_argument("--device", help="training device (default: the config's): " + DEVICE_HELP)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--out", required=True, help="model folder to write")
     p.set_defaults(func=run)

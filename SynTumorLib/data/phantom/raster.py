@@ -45,7 +45,7 @@ class Grid:
         sx, sy, sz = (float(s) for s in spacing)
         d = np.diag(DIRECTION_RAS)
         axes = []
-        for c, n, s, sign in zip(centre_ras, (ni, nj, nk), (sx, sy, sz), d, strict=False):
+        for c, n, s, sign in zip(centre_ras, (ni, nj, nk), (sx, sy, sz), d, strict=True):
             axes.append(c + sign * (np.arange(n) - (n - 1) / 2.0) * s)
         return cls(axes[0], axes[1], axes[2], (sx, sy, sz))
 
@@ -173,7 +173,7 @@ def sweep_f(grid: Grid, box: Box, points: np.ndarray, radii: np.ndarray,
             continue
         # intersect the capsule box with the tube box and make it relative to the tube box
         rel = []
-        for ss, bb in zip(sub, box, strict=False):
+        for ss, bb in zip(sub, box, strict=True):
             lo, hi = max(ss.start, bb.start), min(ss.stop, bb.stop)
             rel.append(slice(lo, hi))
         if any(s_.stop <= s_.start for s_ in rel):
@@ -186,7 +186,7 @@ def sweep_f(grid: Grid, box: Box, points: np.ndarray, radii: np.ndarray,
         cx, cy, cz = a[0] + t * ab[0], a[1] + t * ab[1], a[2] + t * ab[2]
         rt = r[s] + t * (r[s + 1] - r[s])
         fs = np.sqrt((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2) / rt
-        local = tuple(slice(q.start - bb.start, q.stop - bb.start) for q, bb in zip(rel, box, strict=False))
+        local = tuple(slice(q.start - bb.start, q.stop - bb.start) for q, bb in zip(rel, box, strict=True))
         view = f[local]
         better = fs < view
         view[better] = fs[better]

@@ -273,8 +273,10 @@ def predict_nnunet(
     final = model_folder(work)
     if not any(final.glob("fold_*/checkpoint_final.pth")):
         raise ModelFolderError(f"{final}: no trained checkpoint (checkpoint_final.pth); training did not finish")
-    if device is not None and device not in ("auto", "cpu", "cuda"):
-        raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device is not None:
+        from ...runtime.devices import check_device_name
+
+        device = check_device_name(device)
     inputs = _input_images(images, case_ids)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

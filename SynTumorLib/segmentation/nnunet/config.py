@@ -24,10 +24,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ...runtime.devices import check_device_name
+from ...utils.config import check_keys
 from ...utils.errors import InputError
 
 CONFIGURATIONS = ("3d_fullres", "3d_lowres", "2d")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class NNUNetConfig:
         epochs, iterations_per_epoch, val_iterations_per_epoch: the training budget (nnU-Net's
             defaults are 1000 × 250 and 50; on a GPU the paper-like run uses the defaults).
         initial_lr: None keeps nnU-Net's default (1e-2, SGD-Nesterov, poly schedule).
-        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda`` (fails when no GPU is visible).
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N`` (fails when no GPU is
+            visible) — the rule of :mod:`SynTumorLib.runtime.devices`.
         seed: seeds python/numpy/torch in the training process (nnU-Net's augmentation workers
             are not seeded by nnU-Net, so runs with worker processes are not bit-reproducible).
         da_processes: data-augmentation worker processes; 0 runs augmentation in the training
@@ -89,8 +91,7 @@ class NNUNetConfig:
             bad(f"da_processes must be a non-negative integer or null, got {self.da_processes!r}")
         if self.initial_lr is not None and not (isinstance(self.initial_lr, (int, float)) and self.initial_lr > 0):
             bad(f"initial_lr must be a positive number or null, got {self.initial_lr!r}")
-        if self.device not in DEVICES:
-            bad(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        object.__setattr__(self, "device", check_device_name(self.device, "nnunet config"))
         if not isinstance(self.seed, int):
             bad(f"seed must be an integer, got {self.seed!r}")
 
@@ -110,10 +111,7 @@ class NNUNetConfig:
     def from_dict(cls, d: dict[str, Any]) -> NNUNetConfig:
         if not isinstance(d, dict):
             raise InputError(f"nnunet config: expected a JSON object, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"nnunet config: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(d, [f.name for f in dataclasses.fields(cls)], "nnunet config")
         d = dict(d)
         if isinstance(d.get("fold"), str) and d["fold"].isdigit():
             d["fold"] = int(d["fold"])

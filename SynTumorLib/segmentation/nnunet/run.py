@@ -25,19 +25,17 @@ from .env import ERROR_PREFIX, set_nnunet_env
 
 
 def _device(name: str):
+    """The torch device by SynTumor's one rule (no GPU for ``cuda`` is an error); CPU threads by its policy."""
     import torch
 
-    from ...utils.errors import InputError
+    from ...runtime.devices import resolve_device
+    from ...runtime.threads import cpu_threads
 
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        # Fail rather than silently train for days on the CPU.
-        raise InputError("device 'cuda' was requested but torch sees no CUDA GPU; use --device cpu or auto")
-    if name == "cpu":
-        threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
-        torch.set_num_threads(max(1, threads))
-    return torch.device(name)
+    device = resolve_device(name)
+    if device.type == "cpu":
+        # nnU-Net's own default: every core OMP_NUM_THREADS allows (SYNTUMOR_CPU_THREADS overrides)
+        torch.set_num_threads(cpu_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)))
+    return device
 
 
 def _load_state(work: Path) -> dict:

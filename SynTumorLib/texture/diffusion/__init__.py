@@ -7,8 +7,10 @@ Layers (diffusers' models / schedulers / pipeline split):
 * :mod:`.schedulers` — DDPM / DDIM samplers over MONAI schedulers, any number of steps;
 * :mod:`.pipeline` — the whole recipe in one ``__call__``;
 * :mod:`.crops` — crops around a tumour and the feathered paste-back;
-* :mod:`.train_autoencoder`, :mod:`.train_diffusion` — training (DDP, AMP, resumable);
-* :mod:`.model_folder` — safetensors model folders; :mod:`.backend` — the ``TextureModel``.
+* :mod:`.config` — the config's typed sections (keys, defaults, ranges); :mod:`.configs` — ``tiny``/``default``;
+* :mod:`.train_autoencoder`, :mod:`.train_diffusion` — training on :mod:`SynTumorLib.runtime` (DDP, AMP,
+  resumable), written as model folders of kinds ``texture-autoencoder`` / ``texture-denoiser``;
+* :mod:`.backend` — the ``TextureModel``.
 
 torch and MONAI are imported only when this package is imported (``SynTumorLib.texture`` imports it
 lazily, when a model folder is given).

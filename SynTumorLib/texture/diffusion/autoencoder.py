@@ -23,20 +23,10 @@ import torch
 from torch import nn
 
 from ...utils.errors import InputError
+from .config import AUTOENCODER_KINDS as KINDS
+from .config import DOWNSAMPLING, section
 
-KINDS = ("vqvae", "kl")
-DOWNSAMPLING = 4  # two stride-2 stages: 96³ → 24³ (paper/reference), 32³ → 8³ (tiny)
-
-
-def _check(cfg: dict[str, Any]) -> None:
-    kind = cfg.get("kind", "vqvae")
-    if kind not in KINDS:
-        raise InputError(f"autoencoder kind must be one of {KINDS}, got {kind!r}")
-    ch = cfg.get("channels")
-    if not isinstance(ch, (list, tuple)) or len(ch) != 2 or any(int(c) < 1 for c in ch):
-        raise InputError(f"autoencoder channels must be two positive integers (4× downsampling), got {ch!r}")
-    if int(cfg.get("latent_channels", 0)) < 1:
-        raise InputError("autoencoder latent_channels must be ≥ 1")
+__all__ = ["KINDS", "DOWNSAMPLING", "TextureAutoencoder", "build_discriminator", "build_perceptual_loss"]
 
 
 class TextureAutoencoder(nn.Module):
@@ -50,11 +40,11 @@ class TextureAutoencoder(nn.Module):
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__()
-        _check(cfg)
-        self.kind = cfg.get("kind", "vqvae")
-        ch = [int(c) for c in cfg["channels"]]
-        lat = int(cfg["latent_channels"])
-        nres = int(cfg.get("num_res_layers", 1))
+        cfg = section("autoencoder", cfg)  # checked, defaults filled in
+        self.kind = cfg["kind"]
+        ch = cfg["channels"]
+        lat = cfg["latent_channels"]
+        nres = cfg["num_res_layers"]
         if self.kind == "vqvae":
             from monai.networks.nets import VQVAE
 
@@ -64,8 +54,8 @@ class TextureAutoencoder(nn.Module):
                 # (stride, kernel, dilation, padding): each stage halves the size → 4× in total
                 downsample_parameters=((2, 4, 1, 1), (2, 4, 1, 1)),
                 upsample_parameters=((2, 4, 1, 1, 0), (2, 4, 1, 1, 0)),
-                num_embeddings=int(cfg.get("num_embeddings", 256)), embedding_dim=lat,
-                commitment_cost=float(cfg.get("commitment_cost", 0.25)), decay=float(cfg.get("ema_decay", 0.99)),
+                num_embeddings=cfg["num_embeddings"], embedding_dim=lat,
+                commitment_cost=cfg["commitment_cost"], decay=cfg["ema_decay"],
                 ddp_sync=True,
             )
         else:
@@ -75,7 +65,7 @@ class TextureAutoencoder(nn.Module):
             self.net = AutoencoderKL(
                 spatial_dims=3, in_channels=1, out_channels=1, num_res_blocks=nres,
                 channels=(ch[0], ch[1], ch[1]), attention_levels=(False, False, False), latent_channels=lat,
-                norm_num_groups=int(cfg.get("norm_num_groups", min(8, ch[0]))),
+                norm_num_groups=cfg["norm_num_groups"] or min(8, ch[0]),
                 with_encoder_nonlocal_attn=False, with_decoder_nonlocal_attn=False,
             )
 
@@ -102,7 +92,7 @@ class TextureAutoencoder(nn.Module):
         codes whose EMA usage fell below ``dead_fraction`` × the mean usage (Dhariwal et al. 2020,
         Jukebox; Zeghidour et al. 2021, SoundStream) keeps all codes in use (L1 0.08, tumour error
         ≈ 20 HU at the same budget). Deterministic given ``generator``; under DDP the caller
-        broadcasts the codebook from rank 0 (:func:`.training.broadcast_buffers`).
+        broadcasts the codebook from rank 0 (:meth:`SynTumorLib.runtime.session.TrainingRuntime.broadcast_tensors`).
         """
         if self.kind != "vqvae":
             return 0
@@ -145,8 +135,9 @@ def build_discriminator(cfg: dict[str, Any]) -> nn.Module:
     """A 3-D PatchGAN discriminator (Isola et al.; MONAI ``PatchDiscriminator``)."""
     from monai.networks.nets import PatchDiscriminator
 
-    return PatchDiscriminator(spatial_dims=3, channels=int(cfg.get("channels", 16)), in_channels=1,
-                              num_layers_d=int(cfg.get("num_layers_d", 2)), norm="INSTANCE")
+    cfg = section("discriminator", cfg)
+    return PatchDiscriminator(spatial_dims=3, channels=cfg["channels"], in_channels=1,
+                              num_layers_d=cfg["num_layers_d"], norm="INSTANCE")
 
 
 def build_perceptual_loss(weights_path: str | None) -> nn.Module | None:

@@ -25,13 +25,15 @@ import numpy as np
 import torch
 
 from ...data.intensity import unwindow, window
+from ...runtime.devices import resolve_device
+from ...runtime.model_folder import load_into, load_model_folder
 from ...utils.errors import InputError, ModelFolderError
 from ...utils.seeding import child_seed
 from ..base import TextureModel
 from .autoencoder import TextureAutoencoder
+from .config import validate_config
 from .crops import CropGrid, paste_back
 from .diffusion_model import build_unet, model_names, size_bins, size_class
-from .model_folder import load_into, load_model_folder
 from .pipeline import TumourTexturePipeline
 from .schedulers import SCHEDULERS
 from .train_diffusion import KIND
@@ -41,17 +43,22 @@ HINT = ("the diffusion texture needs a trained model folder (texture=PATH/TO/MOD
 
 
 def load_pipeline(folder: str | os.PathLike, device: str = "cpu") -> tuple[TumourTexturePipeline, dict, str]:
-    """(pipeline with EMA weights, config, folder SHA-256) from a texture model folder."""
-    cfg, tensors, _card, sha = load_model_folder(folder, KIND)
+    """(pipeline with EMA weights, config, model SHA-256) from a texture model folder."""
+    mf = load_model_folder(folder, KIND)
+    arch = mf.architecture
     try:
-        ae = TextureAutoencoder(cfg["autoencoder"])
-        unets = {n: build_unet(cfg["diffusion"], int(cfg["latent_channels"])) for n in model_names(cfg["diffusion"])}
+        cfg = validate_config(mf.config)
+        ae = TextureAutoencoder(arch["autoencoder"])
+        unets = {n: build_unet(arch["diffusion"], int(arch["latent_channels"])) for n in model_names(arch["diffusion"])}
+        if "scale_factor" not in cfg:
+            raise KeyError("scale_factor")
     except (KeyError, TypeError, ValueError) as e:
-        raise ModelFolderError(f"{folder}: config.json does not describe a texture model ({e})") from None
-    load_into(ae, tensors, "autoencoder", folder)
+        raise ModelFolderError(f"{mf.folder}/model_card.json: does not describe a texture model ({e})") from None
+    load_into(ae, mf.tensors, "autoencoder", mf.folder)
     for n, net in unets.items():
-        load_into(net, tensors, f"unet.{n}", folder)
-    dev = torch.device(device)
+        load_into(net, mf.tensors, f"unet.{n}", mf.folder)
+    sha = mf.sha256
+    dev = resolve_device(device)
     pipe = TumourTexturePipeline(ae.to(dev), {n: u.to(dev) for n, u in unets.items()}, cfg["diffusion"],
                                  float(cfg["scale_factor"]))
     return pipe, cfg, sha

@@ -89,7 +89,7 @@ def feather_weights(mask: np.ndarray, spacing_kji: Sequence[float], feather_mm: 
     margin = np.ceil((feather_mm / 2.0) / sp).astype(int) + 2
     lo = np.maximum(idx.min(0) - margin, 0)
     hi = np.minimum(idx.max(0) + margin + 1, mask.shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=False))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     m = mask[box]
     d_out = ndimage.distance_transform_edt(~m, sampling=sp)  # > 0 outside: mm to the nearest tumour voxel
     d_in = ndimage.distance_transform_edt(m, sampling=sp)  # > 0 inside: mm to the nearest background voxel

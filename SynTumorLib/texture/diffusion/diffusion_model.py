@@ -28,16 +28,14 @@ import torch
 from torch import nn
 
 from ...utils.errors import InputError
+from .config import SIZE_CONDITIONING, section
 
-SIZE_CONDITIONING = ("class", "two_models", "none")
+__all__ = ["SIZE_CONDITIONING", "size_bins", "size_class", "model_names", "timesteps_for", "build_unet", "EMA"]
 
 
 def size_bins(cfg: dict[str, Any]) -> list[float]:
     """Equivalent-diameter thresholds (mm) between size bins; one threshold → bins 0 (small), 1 (large)."""
-    th = [float(t) for t in cfg.get("size_thresholds_mm", [20.0])]
-    if th != sorted(th) or any(t <= 0 for t in th):
-        raise InputError(f"size_thresholds_mm must be increasing positive numbers, got {th}")
-    return th
+    return section("diffusion", cfg)["size_thresholds_mm"]
 
 
 def size_class(volume_mm3: float, thresholds_mm: list[float]) -> int:
@@ -48,36 +46,28 @@ def size_class(volume_mm3: float, thresholds_mm: list[float]) -> int:
 
 def model_names(cfg: dict[str, Any]) -> list[str]:
     """Names of the denoisers a config defines: ``["main"]`` or one per size bin (``size0``, ``size1``, …)."""
-    mode = cfg.get("size_conditioning", "class")
-    if mode not in SIZE_CONDITIONING:
-        raise InputError(f"size_conditioning must be one of {SIZE_CONDITIONING}, got {mode!r}")
-    if mode == "two_models":
-        return [f"size{i}" for i in range(len(size_bins(cfg)) + 1)]
+    d = section("diffusion", cfg)
+    if d["size_conditioning"] == "two_models":
+        return [f"size{i}" for i in range(len(d["size_thresholds_mm"]) + 1)]
     return ["main"]
 
 
 def timesteps_for(cfg: dict[str, Any], name: str) -> int:
     """Training schedule length T of one denoiser (``model_timesteps`` may override it per model)."""
-    per = cfg.get("model_timesteps", {}) or {}
-    return int(per.get(name, cfg.get("num_train_timesteps", 200)))
+    d = section("diffusion", cfg)
+    return int(d["model_timesteps"].get(name, d["num_train_timesteps"]))
 
 
 def build_unet(cfg: dict[str, Any], latent_channels: int) -> nn.Module:
     """The denoiser ε_θ([x_t, z, y], t, size) for latents with ``latent_channels`` channels."""
     from monai.networks.nets import DiffusionModelUNet
 
-    ch = [int(c) for c in cfg.get("channels", [32, 64])]
-    att = [bool(a) for a in cfg.get("attention_levels", [False] * len(ch))]
-    if len(att) != len(ch):
-        raise InputError(f"attention_levels needs {len(ch)} entries, got {len(att)}")
-    groups = int(cfg.get("norm_num_groups", 8))
-    if any(c % groups for c in ch):
-        raise InputError(f"diffusion channels {ch} must be multiples of norm_num_groups={groups}")
-    n_cls = len(size_bins(cfg)) + 1 if cfg.get("size_conditioning", "class") == "class" else None
+    d = section("diffusion", cfg)  # checked (channels vs norm groups, attention levels), defaults filled in
+    n_cls = len(d["size_thresholds_mm"]) + 1 if d["size_conditioning"] == "class" else None
     return DiffusionModelUNet(
         spatial_dims=3, in_channels=2 * latent_channels + 1, out_channels=latent_channels,
-        num_res_blocks=int(cfg.get("num_res_blocks", 1)), channels=ch, attention_levels=att,
-        norm_num_groups=groups, num_head_channels=int(cfg.get("num_head_channels", 8)),
+        num_res_blocks=d["num_res_blocks"], channels=d["channels"], attention_levels=d["attention_levels"],
+        norm_num_groups=d["norm_num_groups"], num_head_channels=d["num_head_channels"],
         num_class_embeds=n_cls,
     )
 
@@ -100,7 +90,7 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for e, p in zip(self.model.parameters(), model.parameters(), strict=False):
+        for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
             e.mul_(d).add_(p.detach(), alpha=1.0 - d)
-        for e, b in zip(self.model.buffers(), model.buffers(), strict=False):
+        for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
             e.copy_(b)

@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...utils.errors import InputError
-from .autoencoder import DOWNSAMPLING
-from .diffusion_model import model_names, size_bins, timesteps_for
+from .config import DOWNSAMPLING, section
+from .diffusion_model import model_names, timesteps_for
 from .schedulers import Sampler
 
 
@@ -67,25 +67,26 @@ class TumourTexturePipeline:
 
     def __init__(self, autoencoder: nn.Module, unets: dict[str, nn.Module], config: dict[str, Any],
                  scale_factor: float = 1.0) -> None:
+        config = section("diffusion", config)  # checked, defaults filled in
         names = model_names(config)
         if sorted(unets) != sorted(names):
             raise InputError(f"the config needs denoisers {names}, got {sorted(unets)}")
         self.autoencoder, self.unets, self.config = autoencoder.eval(), {k: v.eval() for k, v in unets.items()}, config
         self.scale_factor = float(scale_factor)
         # x̂_0 is clipped to the range of the (scaled) training latents; ±4σ when a config lacks it
-        self.latent_clip = float(config.get("latent_clip", 4.0))
-        self.n_bins = len(size_bins(config)) + 1
+        self.latent_clip = float(config["latent_clip"] or 4.0)
+        self.n_bins = len(config["size_thresholds_mm"]) + 1
 
     def sampling_for(self, size_bin: int) -> tuple[str, int]:
         """Default (scheduler, steps) of a size bin from ``config["sampling"]``."""
-        s = self.config.get("sampling") or [{"scheduler": "ddim", "steps": 50}]
+        s = self.config["sampling"]
         s = s[min(size_bin, len(s) - 1)]
         return str(s["scheduler"]), int(s["steps"])
 
     def _denoiser(self, size_bin: int) -> tuple[str, nn.Module, torch.Tensor | None]:
         if not 0 <= size_bin < self.n_bins:
             raise InputError(f"size_bin must be in 0..{self.n_bins - 1}, got {size_bin}")
-        mode = self.config.get("size_conditioning", "class")
+        mode = self.config["size_conditioning"]
         if mode == "two_models":
             name = f"size{size_bin}"
             return name, self.unets[name], None

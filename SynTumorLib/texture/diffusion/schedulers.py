@@ -31,16 +31,15 @@ from typing import Any
 import torch
 
 from ...utils.errors import InputError
+from .config import SCHEDULERS, section
 
-SCHEDULERS = ("ddpm", "ddim")
+__all__ = ["SCHEDULERS", "train_scheduler", "Sampler"]
 
 
 def _train_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
-    T = int(cfg.get("num_train_timesteps", 200))
-    if T < 1:
-        raise InputError(f"num_train_timesteps must be ≥ 1, got {T}")
+    d = section("diffusion", cfg)
     # clip_sample=False: latents are scaled to unit variance, not to [-1, 1].
-    return {"num_train_timesteps": T, "schedule": cfg.get("schedule", "cosine"), "clip_sample": False,
+    return {"num_train_timesteps": d["num_train_timesteps"], "schedule": d["schedule"], "clip_sample": False,
             "prediction_type": "epsilon"}
 
 

@@ -19,7 +19,7 @@ Example (a few steps on a one-case phantom-like dataset):
     ...        "discriminator": {"channels": 4}, "autoencoder_training": {"batch_size": 2, "adv_start": 1}}
     >>> folder = train_autoencoder(root, tempfile.mkdtemp(), cfg, steps=2)
     >>> sorted(p.name for p in folder.iterdir() if p.suffix in (".json", ".safetensors"))
-    ['config.json', 'model.safetensors', 'model_card.json']
+    ['model.safetensors', 'model_card.json']
 """
 
 from __future__ import annotations
@@ -27,48 +27,36 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ...utils.errors import InputError
-from ...utils.progress import track
+from ...runtime.distributed import unwrap
+from ...runtime.model_folder import load_into, load_model_folder, prefixed, write_model_folder
+from ...runtime.session import TrainingRuntime
+from ...utils.errors import ModelFolderError
+from ...utils.progress import ProgressCallback, track
 from ...utils.seeding import child_seed, fresh_seed
 from .autoencoder import TextureAutoencoder, build_discriminator, build_perceptual_loss
+from .config import validate_config
 from .configs import load_config
-from .model_folder import load_into, load_model_folder, prefixed, save_model_folder
-from .training import (
-    LossLog,
-    amp_context,
-    broadcast_buffers,
-    build_crop_bank,
-    grad_scaler,
-    load_checkpoint,
-    prepare_out,
-    save_checkpoint,
-    save_sample_png,
-    setup_distributed,
-    unwrap,
-    wrap_ddp,
-)
+from .training import LossLog, StepHooks, build_crop_bank, prepare_out, save_sample_png, training_threads
 
-KIND = "syntumor-autoencoder"
+KIND = "texture-autoencoder"
 
 
 def load_autoencoder(folder: str | os.PathLike) -> tuple[TextureAutoencoder, dict[str, Any], str]:
-    """(autoencoder in eval mode, full config, folder SHA-256) from an autoencoder model folder."""
-    from ...utils.errors import ModelFolderError
-
-    cfg, tensors, _card, sha = load_model_folder(folder, KIND)
+    """(autoencoder in eval mode, full config, model SHA-256) from an autoencoder model folder."""
+    mf = load_model_folder(folder, KIND)
     try:
-        ae = TextureAutoencoder(cfg["autoencoder"])
+        cfg = validate_config(mf.config)
+        ae = TextureAutoencoder(mf.architecture["autoencoder"])
     except Exception as e:  # noqa: BLE001 - a config that cannot build a network is a broken folder
-        raise ModelFolderError(f"{folder}: config.json does not describe an autoencoder ({e})") from None
-    load_into(ae, tensors, "autoencoder", folder)
-    return ae.eval(), cfg, sha
+        raise ModelFolderError(f"{mf.folder}/model_card.json: does not describe an autoencoder ({e})") from None
+    load_into(ae, mf.tensors, "autoencoder", mf.folder)
+    return ae.eval(), cfg, mf.sha256
 
 
 def psnr_ssim(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -84,132 +72,124 @@ def psnr_ssim(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def train_autoencoder(dataset, out_dir: str | os.PathLike, config: str | os.PathLike | dict = "tiny",
                       steps: int | None = None, resume: bool = False, device: str = "auto", seed: int | None = None,
-                      progress: Callable[[float, str], None] | None = None) -> Path:
+                      progress: ProgressCallback | None = None) -> Path:
     """Train an autoencoder on crops around the tumours of ``dataset``; returns the model folder ``out_dir``.
 
-    ``out_dir`` receives config.json, model.safetensors, model_card.json, VERSION (the model folder),
-    checkpoint.pt (resumable), loss_log.csv and samples/step_*.png.
+    ``out_dir`` receives model.safetensors and model_card.json (the model folder), checkpoint.pt
+    (resumable), loss_log.csv and samples/step_*.png. ``device`` follows the one device rule
+    (:mod:`SynTumorLib.runtime.devices`); the config (and ``steps``) is checked before any work.
     """
     from monai.losses import PatchAdversarialLoss
 
-    cfg = load_config(config)
+    cfg = load_config(config, {"autoencoder_training": {"steps": steps}} if steps is not None else None)
     tcfg = cfg["autoencoder_training"]
-    if steps is not None:
-        tcfg["steps"] = int(steps)
     out = Path(out_dir)
-    d = setup_distributed(device)
-    ckpt_path = prepare_out(out, resume)
-    state = load_checkpoint(ckpt_path) if ckpt_path else None
-    seed = int(state["seed"]) if state else (int(seed) if seed is not None else int(cfg.get("seed", fresh_seed())))
-    cfg["seed"] = seed
-    torch.manual_seed(child_seed(seed, "init"))
-    t0 = time.time()
-    bank = build_crop_bank(dataset, cfg["crop"], seed, with_context=True, progress=progress if d.main else None)
-    # hold out the crops of the last case (when there are ≥ 2) to report reconstruction quality
-    cases = sorted(set(bank.case_ids))
-    held = cases[-1:] if len(cases) > 1 else []
-    train_pool = np.array([i for i, c in enumerate(bank.case_ids) if c not in held])
+    with TrainingRuntime.start(device, amp=tcfg["amp"], threads=training_threads) as rt:
+        state = prepare_out(out, resume, KIND)
+        seed = int(state["seed"]) if state else (int(seed) if seed is not None else int(cfg.get("seed", fresh_seed())))
+        cfg["seed"] = seed
+        torch.manual_seed(child_seed(seed, "init"))
+        t0 = time.time()
+        bank = build_crop_bank(dataset, cfg["crop"], seed, with_context=True, progress=progress if rt.is_main else None)
+        # hold out the crops of the last case (when there are ≥ 2) to report reconstruction quality
+        cases = sorted(set(bank.case_ids))
+        held = cases[-1:] if len(cases) > 1 else []
+        train_pool = np.array([i for i, c in enumerate(bank.case_ids) if c not in held])
+        ae = TextureAutoencoder(cfg["autoencoder"]).to(rt.device)
+        disc = build_discriminator(cfg["discriminator"]).to(rt.device)
+        opt_g = torch.optim.Adam(ae.parameters(), lr=tcfg["lr"])
+        opt_d = torch.optim.Adam(disc.parameters(), lr=tcfg["disc_lr"] or tcfg["lr"])
+        start = 0
+        if state:
+            ae.load_state_dict(state["autoencoder"])
+            disc.load_state_dict(state["discriminator"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            start = int(state["step"])
+        ae_ddp, disc_ddp = rt.wrap(ae), rt.wrap(disc)
+        adv = PatchAdversarialLoss(criterion="least_squares")
+        perc = build_perceptual_loss(tcfg["perceptual_weights"])
+        perc = perc.to(rt.device) if perc is not None else None
+        scaler_g, scaler_d = rt.grad_scaler(), rt.grad_scaler()
+        log = LossLog(out / "loss_log.csv", ["l1", "reg", "perceptual", "gen_adv", "disc"], start) if rt.is_main else None
+        total, bs = tcfg["steps"], tcfg["batch_size"]
+        adv_start, w_adv = tcfg["adv_start"], tcfg["adv_weight"]
+        kl_w = tcfg["kl_weight"] if cfg["autoencoder"]["kind"] == "kl" else 1.0
+        run = {"l1": 0.0}
+        restart_every = tcfg["codebook_restart_every"]
+        restart_until = int(tcfg["codebook_restart_until"] * total)
 
-    ae = TextureAutoencoder(cfg["autoencoder"]).to(d.device)
-    disc = build_discriminator(cfg["discriminator"]).to(d.device)
-    opt_g = torch.optim.Adam(ae.parameters(), lr=float(tcfg["lr"]))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=float(tcfg.get("disc_lr", tcfg["lr"])))
-    start = 0
-    if state:
-        ae.load_state_dict(state["autoencoder"])
-        disc.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        start = int(state["step"])
-    ae_ddp, disc_ddp = wrap_ddp(ae, d), wrap_ddp(disc, d)
-    adv = PatchAdversarialLoss(criterion="least_squares")
-    perc = build_perceptual_loss(tcfg.get("perceptual_weights"))
-    perc = perc.to(d.device) if perc is not None else None
-    use_amp = bool(tcfg.get("amp", True)) and d.device.type == "cuda"
-    scaler_g, scaler_d = grad_scaler(use_amp, d.device), grad_scaler(use_amp, d.device)
-    log = LossLog(out / "loss_log.csv", ["l1", "reg", "perceptual", "gen_adv", "disc"], start) if d.main else None
-    total, bs = int(tcfg["steps"]), int(tcfg["batch_size"])
-    adv_start, w_adv = int(tcfg.get("adv_start", 0)), float(tcfg.get("adv_weight", 0.01))
-    kl_w = float(tcfg.get("kl_weight", 1e-6)) if cfg["autoencoder"].get("kind") == "kl" else 1.0
-    run = {"l1": 0.0}
-    restart_every, until = tcfg.get("codebook_restart_every", 0), tcfg.get("codebook_restart_until", 0.75)
-    if not isinstance(restart_every, int) or restart_every < 0 or not isinstance(until, (int, float)) \
-            or not 0 <= until <= 1:
-        raise InputError("autoencoder_training.codebook_restart_every must be an integer ≥ 0 (0: no restarts) and "
-                         f"codebook_restart_until a fraction in [0, 1]; got {restart_every!r}, {until!r}")
-    restart_until = int(float(until) * total)
-    ae.train()
-    disc.train()
-    for step in track(range(start, total), total=total - start, desc="autoencoder", disable=None if d.main else True):
-        x, _m, _ = bank.batch(bs, seed, step, d.rank, pool=train_pool)
-        x = x.to(d.device)
-        if restart_every and (step == 0 or (step % restart_every == 0 and step < restart_until)):
-            # codebook from data at step 0, then dead-code restarts (see TextureAutoencoder.restart_codes);
-            # the generator is seeded by the step, so a resumed run restarts exactly the same codes
-            if d.main:
-                ae.restart_codes(x, torch.Generator().manual_seed(child_seed(seed, "codebook", step)), step == 0)
-            broadcast_buffers(ae.codebook_buffers(), d)
-        with amp_context(use_amp, d.device):
-            recon, reg = ae_ddp(x)
-            l1 = (recon.float() - x).abs().mean()
-            loss_g = l1 + kl_w * reg
-            lp = perc(recon.float(), x) if perc is not None else torch.zeros((), device=d.device)
-            loss_g = loss_g + float(tcfg.get("perceptual_weight", 0.0)) * lp
-            gadv = torch.zeros((), device=d.device)
-            if step >= adv_start:
-                gadv = adv(disc_ddp(recon.float())[-1], target_is_real=True, for_discriminator=False)
-                loss_g = loss_g + w_adv * gadv
-        opt_g.zero_grad(set_to_none=True)
-        scaler_g.scale(loss_g).backward()
-        scaler_g.step(opt_g)
-        scaler_g.update()
-        ld = torch.zeros(())
-        if step >= adv_start:
-            with amp_context(use_amp, d.device):
-                # one forward over [fake; real]: DDP allows one forward per backward
-                logits = disc_ddp(torch.cat([recon.detach().float(), x]))[-1]
-                fake = adv(logits[:bs], target_is_real=False, for_discriminator=True)
-                real = adv(logits[bs:], target_is_real=True, for_discriminator=True)
-                ld = w_adv * 0.5 * (fake + real)
-            opt_d.zero_grad(set_to_none=True)
-            scaler_d.scale(ld).backward()
-            scaler_d.step(opt_d)
-            scaler_d.update()
-        done = step + 1
-        vals = {"l1": l1.item(), "reg": reg.item(), "perceptual": lp.item(), "gen_adv": gadv.item(), "disc": ld.item()}
-        run = vals
-        if progress and d.main:
-            progress(done / total, f"autoencoder step {done}/{total} L1 {vals['l1']:.4f}")
-        if not d.main:
-            continue
-        if done % int(tcfg.get("log_every", 25)) == 0 or done == total:
-            log.add(done, vals)
-        if done % int(tcfg.get("sample_every", 250)) == 0 or done == total:
+        def sample(done: int) -> None:
             with torch.no_grad():
                 ae.eval()
-                xs = torch.from_numpy(bank.images[: min(4, len(bank))]).to(d.device)
+                xs = torch.from_numpy(bank.images[: min(4, len(bank))]).to(rt.device)
                 rs = ae.decode(ae.encode(xs)).clamp(0, 1).cpu().numpy()
                 ae.train()
             save_sample_png(out / "samples" / f"autoencoder_step_{done:06d}.png",
                             [("input", xs.cpu().numpy()), ("reconstruction", rs)], bank.tumours[: len(rs)])
-        if done % int(tcfg.get("checkpoint_every", 100)) == 0 or done == total:
-            save_checkpoint(out / "checkpoint.pt", {
-                "step": done, "seed": seed, "autoencoder": unwrap(ae).state_dict(),
-                "discriminator": unwrap(disc).state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})
-    if d.world > 1:
-        torch.distributed.barrier()
-    if not d.main:
-        return out
-    ae.eval()
-    metrics: dict[str, Any] = {"final_train_losses": run, "held_out_cases": held}
-    if held:
-        idx = np.array([i for i, c in enumerate(bank.case_ids) if c in held])
-        with torch.no_grad():
-            xs = torch.from_numpy(bank.images[idx]).to(d.device)
-            rs = torch.cat([ae.decode(ae.encode(xs[i:i + 4])) for i in range(0, len(xs), 4)]).clamp(0, 1)
-        ps = [psnr_ssim(a[0], b[0]) for a, b in zip(xs.cpu().numpy(), rs.cpu().numpy(), strict=False)]
-        metrics.update(held_out_psnr_db=float(np.mean([p for p, _ in ps])), held_out_ssim=float(np.mean([s for _, s in ps])))
-    card = {"stage": "autoencoder", "steps": total, "seed": seed, "world_size": d.world, "amp": use_amp,
-            "device": d.device.type, "train_seconds": round(time.time() - t0, 1),
-            "data": {"dataset": str(dataset), "cases": cases, "crops": len(bank)}, "metrics": metrics}
-    return save_model_folder(out, KIND, cfg, prefixed("autoencoder", ae), card)
+
+        def checkpoint(done: int) -> dict[str, Any]:
+            return {"step": done, "seed": seed, "autoencoder": unwrap(ae).state_dict(),
+                    "discriminator": unwrap(disc).state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()}
+
+        hooks = StepHooks(rt, out, KIND, total, tcfg, log, progress)
+        ae.train()
+        disc.train()
+        for step in track(range(start, total), total=total - start, desc="autoencoder",
+                          disable=None if rt.is_main else True):
+            x, _m, _ = bank.batch(bs, seed, step, rt.rank, pool=train_pool)
+            x = x.to(rt.device)
+            if restart_every and (step == 0 or (step % restart_every == 0 and step < restart_until)):
+                # codebook from data at step 0, then dead-code restarts (see TextureAutoencoder.restart_codes);
+                # the generator is seeded by the step, so a resumed run restarts exactly the same codes
+                if rt.is_main:
+                    ae.restart_codes(x, torch.Generator().manual_seed(child_seed(seed, "codebook", step)), step == 0)
+                rt.broadcast_tensors(ae.codebook_buffers())
+            with rt.autocast():
+                recon, reg = ae_ddp(x)
+                l1 = (recon.float() - x).abs().mean()
+                loss_g = l1 + kl_w * reg
+                lp = perc(recon.float(), x) if perc is not None else torch.zeros((), device=rt.device)
+                loss_g = loss_g + tcfg["perceptual_weight"] * lp
+                gadv = torch.zeros((), device=rt.device)
+                if step >= adv_start:
+                    gadv = adv(disc_ddp(recon.float())[-1], target_is_real=True, for_discriminator=False)
+                    loss_g = loss_g + w_adv * gadv
+            opt_g.zero_grad(set_to_none=True)
+            scaler_g.scale(loss_g).backward()
+            scaler_g.step(opt_g)
+            scaler_g.update()
+            ld = torch.zeros(())
+            if step >= adv_start:
+                with rt.autocast():
+                    # one forward over [fake; real]: DDP allows one forward per backward
+                    logits = disc_ddp(torch.cat([recon.detach().float(), x]))[-1]
+                    fake = adv(logits[:bs], target_is_real=False, for_discriminator=True)
+                    real = adv(logits[bs:], target_is_real=True, for_discriminator=True)
+                    ld = w_adv * 0.5 * (fake + real)
+                opt_d.zero_grad(set_to_none=True)
+                scaler_d.scale(ld).backward()
+                scaler_d.step(opt_d)
+                scaler_d.update()
+            vals = {"l1": l1.item(), "reg": reg.item(), "perceptual": lp.item(), "gen_adv": gadv.item(), "disc": ld.item()}
+            run = vals
+            hooks.after(step + 1, vals, f"autoencoder step {step + 1}/{total} L1 {vals['l1']:.4f}", sample, checkpoint)
+        if rt.is_main:
+            ae.eval()
+            metrics: dict[str, Any] = {"final_train_losses": run, "held_out_cases": held}
+            if held:
+                idx = np.array([i for i, c in enumerate(bank.case_ids) if c in held])
+                with torch.no_grad():
+                    xs = torch.from_numpy(bank.images[idx]).to(rt.device)
+                    rs = torch.cat([ae.decode(ae.encode(xs[i:i + 4])) for i in range(0, len(xs), 4)]).clamp(0, 1)
+                ps = [psnr_ssim(a[0], b[0]) for a, b in zip(xs.cpu().numpy(), rs.cpu().numpy(), strict=True)]
+                metrics.update(held_out_psnr_db=float(np.mean([p for p, _ in ps])),
+                               held_out_ssim=float(np.mean([s for _, s in ps])))
+            write_model_folder(
+                out, KIND, architecture={"autoencoder": cfg["autoencoder"]}, config=cfg,
+                tensors=prefixed("autoencoder", ae),
+                training_data={"dataset": str(dataset), "cases": cases, "crops": len(bank)},
+                stage="autoencoder", steps=total, seed=seed, world_size=rt.world_size, amp=rt.amp != "none",
+                device=rt.device.type, train_seconds=round(time.time() - t0, 1), metrics=metrics)
+        rt.barrier()  # no rank returns before rank 0 has written the model folder
+    return out

@@ -1,4 +1,5 @@
-"""Shared training machinery: tumour crop banks, DDP set-up, AMP, checkpoints, loss logs, sample PNGs.
+"""What the two texture trainers share beyond the runtime: tumour crop banks, the run folder, loss logs
+and sample PNGs. Device, DDP, AMP, threads and checkpoints come from :mod:`SynTumorLib.runtime`.
 
 Both stages train on crops around real tumours (label 2) of a labelled dataset; the autoencoder
 also sees a fraction of "context" crops centred in the pancreas. Crops are extracted once into
@@ -19,8 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,12 @@ import numpy as np
 import torch
 
 from ...data.intensity import window
-from ...utils.atomic import atomic_path, write_text_atomic
+from ...data.labels import PANCREAS, TUMOUR, tumour_components
+from ...runtime.checkpoint import load_checkpoint, save_checkpoint
+from ...runtime.session import due
+from ...utils.atomic import write_text_atomic
 from ...utils.errors import InputError
+from ...utils.progress import ProgressCallback
 from ...utils.seeding import child_seed
 from .crops import CropGrid
 
@@ -68,17 +71,16 @@ class CropBank:
 
 
 def build_crop_bank(dataset, crop_cfg: dict[str, Any], seed: int, with_context: bool,
-                    progress: Callable[[float, str], None] | None = None, case_ids: list[str] | None = None) -> CropBank:
-    """Extract crops around every tumour (label 2) of ``dataset`` (a path or an opened Dataset)."""
-    from scipy import ndimage
-
+                    progress: ProgressCallback | None = None, case_ids: list[str] | None = None) -> CropBank:
+    """Extract crops around every tumour (26-connected component of label 2) of ``dataset`` (a path or an
+    opened Dataset); ``crop_cfg`` is the config's ``crop`` section."""
     from ...data.datasets import open_dataset
+    from .config import section
 
     ds = open_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
-    size, sp, jitter = int(crop_cfg["size"]), float(crop_cfg["spacing_mm"]), float(crop_cfg.get("jitter_mm", 0))
-    per = int(crop_cfg.get("crops_per_tumour", 8))
-    if size % 4:
-        raise InputError(f"crop size must be a multiple of 4 (the autoencoder downsamples 4×), got {size}")
+    crop_cfg = section("crop", crop_cfg)
+    size, sp, jitter = crop_cfg["size"], crop_cfg["spacing_mm"], crop_cfg["jitter_mm"]
+    per = crop_cfg["crops_per_tumour"]
     imgs, tums, vols, ids = [], [], [], []
     cases = [c for c in ds.cases() if case_ids is None or c.case_id in case_ids]
     for n, case in enumerate(cases):
@@ -87,25 +89,25 @@ def build_crop_bank(dataset, crop_cfg: dict[str, Any], seed: int, with_context: 
             continue
         spk = tuple(float(s) for s in image.array_spacing)
         hu, lab = np.asarray(image.array, np.float32), np.asarray(label.array)
-        comps, ncomp = ndimage.label(lab == 2)
+        comps = tumour_components(lab == TUMOUR, spk)
+        ncomp = comps.count
         rng = np.random.default_rng(child_seed(seed, "crops", case.case_id))
-        for c in range(1, ncomp + 1):
-            comp = comps == c
-            vol = float(comp.sum() * np.prod(spk))
+        for c, comp in comps.masks():
+            vol = float(comps.voxels[c - 1] * np.prod(spk))
             for _ in range(per):
                 g = CropGrid.around(comp, spk, size, sp, rng.uniform(-jitter, jitter, 3))
                 imgs.append(window(g.sample(hu)))
-                tums.append(g.sample(lab == 2, order=0) > 0.5)
+                tums.append(g.sample(lab == TUMOUR, order=0) > 0.5)
                 vols.append(vol)
                 ids.append(case.case_id)
-        n_ctx = int(round(per * ncomp * float(crop_cfg.get("context_fraction", 0.0)))) if with_context else 0
-        organ = np.argwhere(lab == 1)
+        n_ctx = int(round(per * ncomp * crop_cfg["context_fraction"])) if with_context else 0
+        organ = np.argwhere(lab == PANCREAS)
         for _ in range(n_ctx if len(organ) else 0):
             centre = np.zeros(lab.shape, bool)
             centre[tuple(organ[rng.integers(len(organ))])] = True
             g = CropGrid.around(centre, spk, size, sp)
             imgs.append(window(g.sample(hu)))
-            tums.append(g.sample(lab == 2, order=0) > 0.5)
+            tums.append(g.sample(lab == TUMOUR, order=0) > 0.5)
             vols.append(0.0)
             ids.append(case.case_id)
         if progress:
@@ -116,87 +118,42 @@ def build_crop_bank(dataset, crop_cfg: dict[str, Any], seed: int, with_context: 
     return CropBank(np.stack(imgs)[:, None], np.stack(tums)[:, None].astype(np.uint8), np.asarray(vols), ids)
 
 
-# ---------------------------------------------------------------------------- devices, DDP, AMP
-@dataclass
-class Dist:
-    rank: int
-    world: int
-    device: torch.device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device: str = "auto") -> Dist:
-    """One process per GPU under ``torchrun`` (NCCL), or several CPU processes (gloo); else a single process."""
-    import torch.distributed as dist
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device in ("auto", "cuda")
-    if device not in ("auto", "cuda", "cpu"):
-        raise InputError(f"device must be auto, cuda or cpu, got {device!r}")
-    dev = torch.device(f"cuda:{local}" if use_cuda else "cpu")
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    if use_cuda:
-        torch.cuda.set_device(dev)
-    return Dist(int(os.environ.get("RANK", "0")) if world > 1 else 0, world, dev)
-
-
-def wrap_ddp(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
-    if d.world == 1:
-        return model
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
-
-
-def broadcast_buffers(tensors: list[torch.Tensor], d: Dist) -> None:
-    """Copy rank 0's tensors to every rank (state changed outside autograd, e.g. a codebook restart)."""
-    if d.world > 1:
-        for t in tensors:
-            torch.distributed.broadcast(t, src=0)
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") else model
-
-
-def amp_context(enabled: bool, device: torch.device):
-    """float16 autocast on CUDA; on the CPU AMP is off and training runs in float32 (the fallback)."""
-    if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
-    return nullcontext()
-
-
-def grad_scaler(enabled: bool, device: torch.device) -> torch.amp.GradScaler:
-    return torch.amp.GradScaler("cuda", enabled=bool(enabled and device.type == "cuda"))
-
-
-# ---------------------------------------------------------------------------- checkpoints, logs, PNGs
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomic ``torch.save`` of tensors/ints/dicts only (so that ``weights_only=True`` can read it)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
-        raise InputError(f"{path}: checkpoint cannot be read ({type(e).__name__}: {e}); "
-                         "delete it to start again") from None
-
-
-def prepare_out(out: Path, resume: bool) -> Path | None:
-    """The checkpoint to resume from (or None); refuses to overwrite a run without ``--resume``."""
+# ---------------------------------------------------------------------------- runs, checkpoints, logs, PNGs
+def prepare_out(out: Path, resume: bool, kind: str) -> dict[str, Any] | None:
+    """The checkpoint to resume from (None: start); refuses to overwrite a run without ``--resume``."""
     out = Path(out)
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not resume:
         raise InputError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
-    return ckpt if (resume and ckpt.exists()) else None
+    return load_checkpoint(ckpt, kind) if (resume and ckpt.exists()) else None
+
+
+@dataclass
+class StepHooks:
+    """What a texture trainer does after each step: report progress (rank 0) and — on rank 0, every
+    ``log_every`` / ``sample_every`` / ``checkpoint_every`` steps of its training section and at the
+    last step — add a loss-log row, draw a sample PNG and write ``checkpoint.pt``."""
+
+    rt: Any
+    out: Path
+    kind: str
+    total: int
+    every: dict[str, Any]  # the config's training section
+    log: LossLog | None
+    progress: ProgressCallback | None
+
+    def after(self, done: int, values: dict[str, float], message: str, sample, checkpoint) -> None:
+        """``sample(done)`` draws the PNG; ``checkpoint(done)`` returns the checkpoint payload."""
+        if self.progress and self.rt.is_main:
+            self.progress(done / self.total, message)
+        if not self.rt.is_main:
+            return
+        if due(done, self.every["log_every"], self.total):
+            self.log.add(done, values)
+        if due(done, self.every["sample_every"], self.total):
+            sample(done)
+        if due(done, self.every["checkpoint_every"], self.total):
+            save_checkpoint(self.out / "checkpoint.pt", self.kind, checkpoint(done))
 
 
 class LossLog:
@@ -219,9 +176,9 @@ class LossLog:
 
 def save_sample_png(path: Path, rows: list[tuple[str, np.ndarray]], mask: np.ndarray | None = None) -> Path:
     """A PNG grid: one column per crop, one row per named (B,1,S,S,S) array in [0,1], mid-tumour slices."""
-    from ...viz.overlay import _mpl, save_figure
+    from ...viz import pyplot, save_figure
 
-    plt = _mpl()  # Agg backend, imported only when a figure is drawn
+    plt = pyplot()  # Agg backend, imported only when a figure is drawn
 
     n = rows[0][1].shape[0]
     fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n, 1.6 * len(rows)), squeeze=False)
@@ -240,3 +197,9 @@ def save_sample_png(path: Path, rows: list[tuple[str, np.ndarray]], mask: np.nda
                 ax.set_ylabel(name, fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=90)
+
+
+def training_threads(world_size: int) -> int:
+    """The texture trainers' default CPU threads: torch's current setting (the caller's choice, e.g. the
+    demo's one thread); ``SYNTUMOR_CPU_THREADS`` overrides it (:mod:`SynTumorLib.runtime.threads`)."""
+    return torch.get_num_threads()

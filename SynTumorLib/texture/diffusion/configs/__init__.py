@@ -11,17 +11,22 @@ Example:
     >>> cfg = load_config("tiny", {"diffusion_training": {"steps": 3}})
     >>> cfg["crop"]["size"], cfg["diffusion_training"]["steps"], cfg["diffusion_training"]["batch_size"]
     (32, 3, 8)
+    >>> load_config("tiny", {"diffusion_training": {"steps": 0}})
+    Traceback (most recent call last):
+    ...
+    SynTumorLib.utils.errors.InputError: texture config: diffusion_training.steps must be an integer ≥ 1, got 0
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from ....utils.config import merge
 from ....utils.errors import InputError
+from ..config import validate_config
 
 HERE = Path(__file__).resolve().parent
 NAMES = ("tiny", "default")
@@ -29,16 +34,9 @@ TWO_MODELS = {"diffusion": {"size_conditioning": "two_models", "model_timesteps"
                             "sampling": [{"scheduler": "ddpm", "steps": 4}, {"scheduler": "ddim", "steps": 50}]}}
 
 
-def merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
-    """Recursive dict merge (override wins; lists are replaced, not merged)."""
-    out = copy.deepcopy(base)
-    for k, v in (override or {}).items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
-
-
 def load_config(name_or_path: str | os.PathLike | dict = "tiny", overrides: dict | None = None) -> dict[str, Any]:
-    """A full config: a built-in name, a JSON file (merged over ``base`` or ``tiny``), or a dict."""
+    """A full, checked config: a built-in name, a JSON file or a dict, merged over its ``base`` (``tiny``
+    unless it names ``default``), then ``overrides``; see :mod:`..config` for the keys and ranges."""
     if isinstance(name_or_path, dict):
         user = name_or_path
     elif str(name_or_path) in NAMES:
@@ -57,6 +55,12 @@ def load_config(name_or_path: str | os.PathLike | dict = "tiny", overrides: dict
     if base_name not in NAMES:
         raise InputError(f"config 'base' must be one of {NAMES}, got {base_name!r}")
     base = json.loads((HERE / f"{base_name}.json").read_text(encoding="utf-8"))
-    cfg = merge(merge(base, user), overrides)
+    cfg = merge(merge(base, user, "texture config", deep=True, check=False), overrides, "texture config",
+                deep=True, check=False)
     cfg.pop("base", None)
-    return cfg
+    try:
+        return validate_config(cfg)
+    except InputError as e:
+        if isinstance(name_or_path, dict) or str(name_or_path) in NAMES:
+            raise
+        raise InputError(f"{name_or_path}: {e}") from None
