@@ -1,10 +1,10 @@
 """A parameterNodeWrapper GUI connector for *optional* paths (``Optional[pathlib.Path]``).
 
 Slicer's own ``ctkPathLineEditToPathConnector`` binds a ``pathlib.Path`` field, whose default is
-``Path()``; ``str(Path())`` is ``"."``, which the line edit then shows for a field nobody filled in.
-An ``Optional[pathlib.Path]`` field defaults to ``None`` (``UnionSerializer`` treats ``Optional[X]``
-so); this connector shows ``None`` as an empty line edit and reads an empty line edit back as
-``None``, so "not set" looks empty and means ``None`` everywhere.
+``Path()``; ``str(Path())`` is ``"."``, which the line edit then shows for a field nobody filled in
+(AUDIT D11). A ``pathlib.Path | None`` field defaults to ``None`` (``UnionSerializer`` treats
+``Optional[X]`` so); this connector shows ``None`` as an empty line edit and reads an empty line edit
+back as ``None``, so "not set" looks empty and means ``None`` everywhere.
 
 Importing this module registers the connector with the running Slicer's ``parameterNodeWrapper``
 (``parameterNodeGuiConnector`` is public API there); the panels import it before ``connectGui``.
@@ -13,6 +13,7 @@ Importing this module registers the connector with the running Slicer's ``parame
 from __future__ import annotations
 
 import pathlib
+import types
 import typing
 
 import ctk
@@ -25,7 +26,7 @@ PATH_TYPES = (pathlib.Path, pathlib.PosixPath, pathlib.WindowsPath,
 def optionalPathType(datatype):
     """The path class of ``Optional[<path class>]`` (annotations allowed), else None."""
     t = unannotatedType(datatype)
-    if typing.get_origin(t) is not typing.Union:
+    if typing.get_origin(t) not in (typing.Union, getattr(types, "UnionType", typing.Union)):
         return None
     args = [unannotatedType(a) for a in typing.get_args(t)]
     paths = [a for a in args if a in PATH_TYPES]

@@ -258,6 +258,8 @@ class WorkerJob:
 
     def _finish(self) -> None:
         self._finished = True
+        if getattr(self, "_killTimer", None) is not None:
+            self._killTimer.stop()
         if self._onFinished is not None:
             self._onFinished(self)
 
@@ -270,7 +272,11 @@ class WorkerJob:
             import qt
 
             self._terminate(int(self._process.processId()), self._process.terminate)
-            qt.QTimer.singleShot(KILL_AFTER_MS, self._killIfRunning)
+            timer = qt.QTimer()  # a timer object, not QTimer.singleShot(ms, callable): kept, and stopped on finish
+            timer.setSingleShot(True)
+            timer.timeout.connect(self._killIfRunning)
+            timer.start(KILL_AFTER_MS)
+            self._killTimer = timer
         elif self._popen is not None:
             self._terminate(self._popen.pid, self._popen.terminate)
             threading.Timer(KILL_AFTER_MS / 1000.0, self._killIfRunning).start()

@@ -150,6 +150,10 @@ class Release:
         setattr(self.slicer.modules, module.lower(), types.SimpleNamespace(path=str(path), name=module))
         return mod
 
+    def parameter_class(self, module: str):
+        """The module's real ``@parameterNodeWrapper`` class, processed by this release's wrapper."""
+        return getattr(importlib.import_module(f"{module}Lib.parameters"), f"{module}ParameterNode")
+
     def module_parent(self, module: str):
         """What Slicer hands a scripted module's class: its metadata is set on it."""
         return types.SimpleNamespace(path=str(SYNTUMOR / module / f"{module}.py"), title="", categories=[],

@@ -1,9 +1,9 @@
 """The Tumour Insertion panel's parameter node: everything it shows, saved with the scene.
 
-Node parameters the user may leave empty (or that start empty) are ``Optional``: Slicer's
-parameterNodeWrapper writes every default when it wraps a node, and ``Union[A, B]`` (no ``None``)
-has no default it can write. Optional paths default to ``None`` and show as an empty field
-(``SynTumorCommon.connectors``).
+A node parameter that accepts two node types must also accept ``None`` (``Union[A, B, None]``, the form Slicer's ``parameterNodeWrapper/util.py`` documents): Slicer's
+parameterNodeWrapper writes every default when it wraps a node, and a union of node types without
+``None`` has no default it can write (AUDIT A1). Optional paths (``Union[Path, None]``) default to ``None``
+and show as an empty field (``SynTumorCommon.connectors``).
 """
 
 import pathlib
@@ -25,14 +25,14 @@ MAX_SEED = 2**31 - 1
 @parameterNodeWrapper
 class SynTumorInsertionParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
-    organNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode] | None
+    organNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
     # the segment of organNode chosen in the segment selector (kept here so that it is saved with
     # the scene; qMRMLSegmentSelectorWidget has no GUI connector, the widget syncs it)
     pancreasSegmentId: str = ""
     tumourPoints: vtkMRMLMarkupsFiducialNode
     sizeClass: Annotated[str, Choice(list(SIZE_CLASSES))] = "medium"
     classesPreset: Annotated[str, Choice(list(CLASS_PRESETS))] = "syntumor"
-    classesFile: pathlib.Path | None
+    classesFile: Union[pathlib.Path, None]
     useRadii: bool = False
     radiusX: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
     radiusY: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
@@ -41,4 +41,4 @@ class SynTumorInsertionParameterNode:
     seed: Annotated[int, WithinRange(0, MAX_SEED)] = 0
     advanceSeed: bool = True
     textureBackend: Annotated[str, Choice(list(TEXTURES))] = "statistical"
-    diffusionModelFolder: pathlib.Path | None
+    diffusionModelFolder: Union[pathlib.Path, None]

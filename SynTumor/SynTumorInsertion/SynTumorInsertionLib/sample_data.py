@@ -17,7 +17,7 @@ from pathlib import Path
 PHANTOM_SAMPLE = "SynTumorPhantom"
 CATEGORY = "SynTumor"
 SCHEME = "syntumor://phantom/"
-PHANTOM_SEED = 0
+PHANTOM = {"seed": 0, "tumours": 0}  # generate_case arguments of the sample (the tests pass a small shape)
 
 
 class PhantomSampleError(RuntimeError):
@@ -57,7 +57,7 @@ def writePhantomFiles(folder: Path) -> dict[str, Path]:
 
     names = list(phantomFileNames())
     paths = {name: folder / name for name in names}
-    image, label, _info = generate_case(seed=PHANTOM_SEED, tumours=0)
+    image, label, _info = generate_case(**PHANTOM)
     write_volume(image, paths[names[0]], compress=True)
     scene = slicer.vtkMRMLScene()  # a private scene: the segmentation is only written, never shown
     register_node_classes(scene)

@@ -1,8 +1,8 @@
 """The Tumour Segmentation panel's parameter node: everything it shows, saved with the scene.
 
-``pancreasNode`` may be a segmentation or a label map, or nothing (it is optional): a ``Union``
-of node types needs ``None`` in it for Slicer's parameterNodeWrapper, which writes every default
-when it wraps a node. The model folder is an optional path: empty until chosen.
+``pancreasNode`` may be a segmentation or a label map, or nothing: a union of node types needs
+``None`` in it for Slicer's parameterNodeWrapper, which writes every default when it wraps a node
+(AUDIT A1). The model folder is an optional path (``Union[Path, None]``): empty until chosen.
 """
 
 import pathlib
@@ -21,11 +21,11 @@ from .logic import DEVICES
 
 @parameterNodeWrapper
 class SynTumorSegmentationParameterNode:
-    modelFolder: pathlib.Path | None
+    modelFolder: Union[pathlib.Path, None]
     device: Annotated[str, Choice(list(DEVICES))] = "auto"
     overlap: Annotated[float, WithinRange(0.0, 0.9)] = 0.5
     inputVolume: vtkMRMLScalarVolumeNode
-    pancreasNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode] | None
+    pancreasNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
     outputSegmentation: vtkMRMLSegmentationNode
     referenceSegmentation: vtkMRMLSegmentationNode
     toleranceMm: Annotated[float, WithinRange(0.5, 10.0)] = 2.0
