@@ -15,7 +15,6 @@ pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip insta
 from slicer_harness.release import slicer_release  # noqa: E402
 from slicer_harness.sources import RELEASES  # noqa: E402
 
-
 SMALL = {"seed": 0, "tumours": 0, "spacing": (2.0, 2.0, 2.0), "shape": (48, 48, 40)}
 
 
@@ -60,7 +59,6 @@ def test_download_sample_generates_and_loads_the_phantom(release):
 
 def test_a_failure_is_named_to_a_script_and_shown_by_the_button(release, monkeypatch):
     import SampleData
-
     from SynTumorInsertionLib import sample_data
 
     def broken(folder):

@@ -131,9 +131,9 @@ def test_a_failed_torch_install_is_reported(world, monkeypatch):
 
 
 def test_pins_agree_with_pyproject_and_monais_metadata():
-    import tomllib
     from pathlib import Path
 
+    import tomllib
     from packaging.requirements import Requirement
 
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))

@@ -137,9 +137,6 @@ class SynTumorInsertionWidget(ParameterNodeWidget):
         diffusion = p.textureBackend == "diffusion"
         if diffusion and p.diffusionModelFolder is None:
             raise InputError("select the diffusion model folder (trained with 'syntumor train diffusion')")
-        if not ensureDependencies(withTorch=diffusion):
-            self.showStatus(_("Not inserted: the Python packages it needs were not installed."))
-            return
         inputVolume = p.inputVolume
         job = self.logic.insertion.startInsertion(
             inputVolume,
@@ -152,7 +149,16 @@ class SynTumorInsertionWidget(ParameterNodeWidget):
             count=p.count,
             seed=p.seed,
             texture=str(p.diffusionModelFolder) if diffusion else "statistical",
-        )
+        )  # checks (and writes) the inputs first: nothing is offered for installation for bad input
+        try:
+            installed = ensureDependencies(withTorch=diffusion)
+        except Exception:
+            job.cleanup()
+            raise
+        if not installed:
+            job.cleanup()
+            self.showStatus(_("Not inserted: the Python packages it needs were not installed."))
+            return
         self.startJob(job, lambda j: self._onInserted(j, inputVolume), _("Inserting…"), _("Tumour insertion failed."))
 
     def _onInserted(self, job, inputVolume) -> None:

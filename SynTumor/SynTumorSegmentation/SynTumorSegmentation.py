@@ -72,12 +72,19 @@ class SynTumorSegmentationWidget(ParameterNodeWidget):
     def _startPrediction(self) -> None:
         from SynTumorCommon.dependencies import ensureDependencies
 
-        if not ensureDependencies(withTorch=True):
-            self.showStatus(_("Not segmented: the Python packages it needs were not installed."))
-            return
         p = self._parameterNode
         inputVolume = p.inputVolume
+        # the inputs are checked (and written) first: nothing is offered for installation for bad input
         job = self.logic.segmentation.startPrediction(inputVolume, p.modelFolder, p.pancreasNode, p.device, p.overlap)
+        try:
+            installed = ensureDependencies(withTorch=True)
+        except Exception:
+            job.cleanup()
+            raise
+        if not installed:
+            job.cleanup()
+            self.showStatus(_("Not segmented: the Python packages it needs were not installed."))
+            return
         self.startJob(job, lambda j: self._onPredicted(j, inputVolume), _("Segmenting…"), _("Segmentation failed."))
 
     def _onPredicted(self, job, inputVolume) -> None:

@@ -15,7 +15,9 @@ import pytest
 
 from . import REPO
 
-RELEASES = ("5.10.0", "5.12.3")
+SUPPORTED_RELEASES = ("5.10.0", "5.12.3")
+# tools/slicer_stack.sh runs one release per venv (its numpy/scipy): SYNTUMOR_SLICER_RELEASES=5.12.3
+RELEASES = tuple(os.environ.get("SYNTUMOR_SLICER_RELEASES", "").split()) or SUPPORTED_RELEASES
 
 
 def slicer_sources() -> Path:
