@@ -265,6 +265,13 @@ endfunction()
 """
 
 
+def stub_config_version(version: str) -> str:
+    """A SlicerConfigVersion.cmake as Slicer writes it (CMake/SlicerConfigVersion.cmake.in)."""
+    return (f'set(PACKAGE_VERSION "{version}")\n'
+            'if("${PACKAGE_VERSION}" VERSION_LESS "${PACKAGE_FIND_VERSION}")\n  set(PACKAGE_VERSION_COMPATIBLE FALSE)\n'
+            'else()\n  set(PACKAGE_VERSION_COMPATIBLE TRUE)\nendif()\n')
+
+
 def test_cmake_configures_against_a_stub_slicer(tmp_path):
     """Configure the real CMake files with a stub Slicer; every packaged candidate must be recorded
     by a packaging macro, as evaluated by CMake itself (independent of the parser above)."""
@@ -276,6 +283,7 @@ def test_cmake_configures_against_a_stub_slicer(tmp_path):
     stub = tmp_path / "stub"
     stub.mkdir()
     (stub / "SlicerConfig.cmake").write_text(STUB_SLICER_CONFIG)
+    (stub / "SlicerConfigVersion.cmake").write_text(stub_config_version("5.10.0"))
     (stub / "UseSlicer.cmake").write_text("set(BUILD_TESTING ON)\n")
     (stub / "Noop.cmake").write_text("\n")
     build = tmp_path / "build"

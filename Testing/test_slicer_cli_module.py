@@ -1,6 +1,7 @@
-"""SynTumorTrain, the Python CLI module: the Execution Model XML is valid (ctk-cli parses it), the
-script takes arguments exactly as Slicer passes them (bare boolean flags, paths), prints increasing
-<filter-progress> values, and rejects bad arguments with a clear message and a non-zero exit."""
+"""SynTumorTrain, the Python CLI module: ctk-cli reads the Execution Model XML (Slicer's own parser
+checks it in test_slicer_harness_cli.py), the script takes arguments as Slicer passes them (bare
+boolean flags, paths, camelCase long flags), prints increasing <filter-progress> values, and rejects
+bad arguments with a clear message and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -61,8 +62,8 @@ def cli_trained_model(tmp_path_factory, dataset):
 def slicer_style_args(dataset: Path, out: Path, config: Path, *extra: str) -> list[str]:
     """Arguments in the form Slicer's CLI launcher writes them: every parameter with its long flag,
     enumerations as text, booleans as a bare flag only when checked."""
-    return ["--dataset", str(dataset), "--arm", "none", "--noise-level", "none", "--model", "unet",
-            "--iterations", "2", "--batch-size", "2", "--crop-size", "16", "--config", str(config),
+    return ["--dataset", str(dataset), "--arm", "none", "--noiseLevel", "none", "--model", "unet",
+            "--iterations", "2", "--batchSize", "2", "--cropSize", "16", "--config", str(config),
             "--device", "cpu", "--seed", "0", *extra, "--out", str(out)]
 
 
@@ -105,7 +106,7 @@ def test_xml_flag_prints_the_description():
 
 def test_dry_run_as_slicer_calls_it(tmp_path, dataset):
     config = write_config(tmp_path, dataset)
-    r = run_cli(*slicer_style_args(dataset, tmp_path / "model", config, "--dry-run"))
+    r = run_cli(*slicer_style_args(dataset, tmp_path / "model", config, "--dryRun"))
     assert r.returncode == 0, r.stderr
     values = progress_values(r.stdout)
     assert values == sorted(values) and values[0] == 0.0 and values[-1] == 1.0
@@ -114,7 +115,7 @@ def test_dry_run_as_slicer_calls_it(tmp_path, dataset):
     assert resolved["model"]["args"]["channels"] == [4, 8, 16]  # the config file's network, kept
     assert not (tmp_path / "model" / "model_card.json").exists()  # nothing trained
     assert resolved["data"].get("size_classes") in (None, "syntumor")  # the field left empty: the preset
-    r = run_cli(*slicer_style_args(dataset, tmp_path / "model", config, "--dry-run"), "--sizeClasses", "difftumor")
+    r = run_cli(*slicer_style_args(dataset, tmp_path / "model", config, "--dryRun"), "--sizeClasses", "difftumor")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout[r.stdout.index("{"): r.stdout.rindex("}") + 1])["data"]["size_classes"] == "difftumor"
 
@@ -129,6 +130,8 @@ def test_dry_run_as_slicer_calls_it(tmp_path, dataset):
         (["--dataset", "DATA", "--out", "OUT", "--arm", "large"], "needs --healthy"),
         (["--dataset", "DATA", "--out", "OUT", "--model", "resnet"], "invalid choice: 'resnet'"),
         (["--dataset", "DATA", "--out", "OUT", "--iterations", "many"], "invalid int value"),
+        (["--dataset", "DATA", "--out", "OUT", "--batch-size", "2"], "unrecognized arguments: --batch-size"),
+        (["--dataset", "DATA", "--out", "OUT", "--iter", "2"], "unrecognized arguments: --iter"),
     ],
 )
 def test_bad_arguments_give_a_clear_message_and_nonzero_exit(tmp_path, dataset, args, message):
@@ -151,7 +154,7 @@ def test_training_run_emits_increasing_progress_and_writes_a_model(cli_trained_m
 
 
 def test_noise_level_trains_on_a_corrupted_copy_inside_the_output_folder(tmp_path, dataset):
-    r = run_cli("--dataset", str(dataset), "--noise-level", "high", "--dry-run", "--out", str(tmp_path / "m"))
+    r = run_cli("--dataset", str(dataset), "--noiseLevel", "high", "--dryRun", "--out", str(tmp_path / "m"))
     assert r.returncode == 0, r.stderr
     resolved = json.loads(r.stdout[r.stdout.index("{"): r.stdout.rindex("}") + 1])
     assert resolved["data"]["noisy_labels"] == str(tmp_path / "m" / "noisy-labels-high")

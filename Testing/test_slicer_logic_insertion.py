@@ -3,17 +3,12 @@ placement, output geometry, segment styles, untouched inputs, records that survi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "SynTumor" / "SynTumorInsertion"))
-
+import slicer_harness  # noqa: E402, F401  (the module folders and SynTumorCommon on sys.path)
 from SynTumorInsertionLib import InsertionLogic  # noqa: E402
 from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 
@@ -30,7 +25,7 @@ from SynTumorLib.mrml import (  # noqa: E402
     segment_mask,
     volume_from_node,
 )
-from SynTumorLib.utils.errors import InputError  # noqa: E402
+from SynTumorLib.utils.errors import InputError, SynTumorError  # noqa: E402
 
 pytest.importorskip("SynTumorLib.insertion.insert", reason="SynTumorLib.insertion.insert_tumours not written yet")
 
@@ -146,3 +141,66 @@ def test_the_slicer_self_test_steps_on_the_phantom():
 
     result = check_insertion_on_phantom(new_scene(), spacing=(2.0, 2.0, 2.0), shape=(48, 48, 40))
     assert result.record["seed"] == 7
+
+
+# ------------------------------------------------------------------ the panel's way: a worker process
+def scene_nodes(scene) -> list[str]:
+    """The scene's nodes, but the subject hierarchy (the application has one from the start; a bare
+    slicer-core scene makes it on first use)."""
+    nodes = (scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes()))
+    return sorted(n.GetID() for n in nodes if not n.IsA("vtkMRMLSubjectHierarchyNode"))
+
+
+def test_the_worker_gives_the_same_result_as_this_process(case, tmp_path):
+    scene, image, _label, ct, seg, points, _target = case
+    logic = InsertionLogic(scene)
+    here = logic.insert(ct, seg, pointsNode=points, sizeClass="small", seed=4)
+    job = logic.startInsertion(ct, seg, pointsNode=points, sizeClass="small", seed=4, folder=tmp_path / "work")
+    seen = []
+    job.run(progress=lambda f, m: seen.append(f), timeout_s=240)
+    there = logic.loadInsertion(job, ct)
+    np.testing.assert_array_equal(volume_from_node(there.volumeNode).array, volume_from_node(here.volumeNode).array)
+    assert there.record == here.record and get_record(there.segmentationNode) == here.record
+    assert volume_from_node(there.volumeNode).same_grid(image, atol=1e-6)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    np.testing.assert_array_equal(volume_from_node(ct).array, image.array)  # the input is untouched
+
+
+def test_a_cancelled_insertion_adds_nothing(case, tmp_path, monkeypatch):
+    scene, image, _label, ct, seg, points, _target = case
+    logic = InsertionLogic(scene)
+    before = scene_nodes(scene)
+    job = logic.startInsertion(ct, seg, pointsNode=points, seed=1)
+    folder = job.folder
+    job.cancelled = True  # cancelled before its result was loaded
+    with pytest.raises(SynTumorError, match="cancelled"):
+        logic.loadInsertion(job, ct)
+    job.cleanup()
+    assert scene_nodes(scene) == before and not folder.exists()
+
+
+def test_a_crashed_worker_is_reported_and_adds_nothing(case, tmp_path):
+    scene, _image, _label, ct, seg, _points, _target = case
+    logic = InsertionLogic(scene)
+    before = scene_nodes(scene)
+    job = logic.startInsertion(ct, seg, seed=1, texture=str(tmp_path / "no such model"), folder=tmp_path / "w")
+    with pytest.raises(SynTumorError, match=r"(?s)insert process failed \(exit code 2\).*no such model"):
+        job.run(timeout_s=240)
+    with pytest.raises(SynTumorError):
+        logic.loadInsertion(job, ct)
+    assert scene_nodes(scene) == before
+
+
+def test_a_result_that_cannot_be_added_leaves_no_orphan_nodes(case, monkeypatch):
+    scene, image, label, ct, seg, _points, _target = case
+    logic = InsertionLogic(scene)
+    before = scene_nodes(scene)
+    import SynTumorInsertionLib.logic as insertion_logic
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(insertion_logic, "segmentation_from_labelmap", broken)  # fails after the volume node
+    with pytest.raises(RuntimeError, match="disk full"):
+        logic.insert(ct, seg, sizeClass="small", seed=2)
+    assert scene_nodes(scene) == before

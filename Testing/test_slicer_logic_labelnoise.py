@@ -3,17 +3,12 @@ beside the original, Dice/MSD are reported, the record survives save/load."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "SynTumor" / "SynTumorLabelNoise"))
-
+import slicer_harness  # noqa: E402, F401  (the module folders and SynTumorCommon on sys.path)
 from SynTumorLabelNoiseLib import LabelNoiseLogic  # noqa: E402
 from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 

@@ -1,22 +1,19 @@
-"""SynTumorSegmentation logic (slicer-core): the worker process (progress, cancel, failure), the
-whole predict → load path with a tiny trained model, and evaluation tables with lesion centres."""
+"""SynTumorSegmentation logic (slicer-core): the predict → load path through the worker (with a stand-in
+worker and with a tiny trained model), input checks, and evaluation tables with lesion centres —
+in this process and through the worker's ``evaluate`` task, with the same tables."""
 
 from __future__ import annotations
 
 import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
 
-REPO = Path(__file__).resolve().parents[1]
-for module in ("SynTumorSegmentation", "SynTumorInsertion"):
-    sys.path.insert(0, str(REPO / "SynTumor" / module))
-
-from SynTumorSegmentationLib import PredictionJob, SegmentationLogic, parse_progress_line  # noqa: E402
+import slicer_harness  # noqa: E402, F401  (the module folders and SynTumorCommon on sys.path)
+from SynTumorCommon.worker import WorkerJob  # noqa: E402
+from SynTumorSegmentationLib import SegmentationLogic  # noqa: E402
 from test_slicer_cli_module import cli_trained_model, dataset  # noqa: E402, F401  (shared session fixtures)
 from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 
@@ -29,83 +26,29 @@ from SynTumorLib.mrml import (  # noqa: E402
     segmentation_from_labelmap,
     table_rows,
 )
-from SynTumorLib.utils.errors import CancelledError, InputError, SynTumorError  # noqa: E402
-
-
-def fake_worker(tmp_path, body: str) -> list[str]:
-    script = tmp_path / "worker.py"
-    script.write_text(textwrap.dedent(body))
-    return [sys.executable, str(script)]
-
-
-def test_parse_progress_line():
-    assert parse_progress_line("<filter-progress>0.2500</filter-progress>") == (0.25, None)
-    assert parse_progress_line("<filter-progress>1.7</filter-progress>") == (1.0, None)
-    assert parse_progress_line("<filter-comment>resampling</filter-comment>") == (None, "resampling")
-    assert parse_progress_line("INFO something") == (None, None)
-
-
-def test_job_reports_increasing_progress_and_finishes(tmp_path):
-    cmd = fake_worker(tmp_path, """
-        import time
-        for f in (0.1, 0.4, 0.8):
-            print(f"<filter-comment>step {f}</filter-comment>")
-            print(f"<filter-progress>{f}</filter-progress>", flush=True)
-            time.sleep(0.05)
-        print("a log line")
-    """)
-    job = PredictionJob(cmd, str(tmp_path / "out.nrrd")).start()
-    seen = []
-    job.wait(progress=lambda f, m: seen.append(f), interval_s=0.02)
-    assert seen == sorted(seen) and seen[-1] == 1.0 and job.fraction == pytest.approx(0.8)
-    assert job.message == "step 0.8" and job.log == ["a log line"] and job.returncode == 0
-
-
-def test_cancel_stops_a_running_worker(tmp_path):
-    cmd = fake_worker(tmp_path, """
-        import time
-        print("<filter-progress>0.1</filter-progress>", flush=True)
-        time.sleep(60)
-    """)
-    job = PredictionJob(cmd, str(tmp_path / "out.nrrd")).start()
-    assert job.poll()  # still running: the caller (a GUI timer) is never blocked
-    job.cancel(grace_s=2)
-    assert not job.poll() and job.cancelled
-    with pytest.raises(CancelledError):
-        job.check()
-
-
-def test_failed_worker_reports_its_last_lines(tmp_path):
-    cmd = fake_worker(tmp_path, """
-        import sys
-        print("error: model folder is corrupt", file=sys.stderr)
-        sys.exit(2)
-    """)
-    job = PredictionJob(cmd, str(tmp_path / "out.nrrd")).start()
-    with pytest.raises(SynTumorError, match="(?s)exit code 2.*model folder is corrupt"):
-        job.wait(interval_s=0.02)
+from SynTumorLib.utils.errors import InputError  # noqa: E402
 
 
 def test_loaded_prediction_replaces_segments_and_removes_the_temporary_folder(tmp_path):
-    """A worker that writes a known label map: the result lands in an existing node, styled."""
+    """A stand-in worker that writes a known label map: the result lands in an existing node, styled."""
     scene = new_scene()
     image, label, ct, seg = oblique_case(scene)
     work = tmp_path / "owned"
     work.mkdir()
     np.save(work / "label.npy", label.array)
     np.save(work / "ijk_to_ras.npy", image.ijk_to_ras)
-    cmd = fake_worker(tmp_path, f"""
-        import numpy as np
-        from SynTumorLib import Volume, write_volume
-        folder = {str(work)!r}
-        write_volume(Volume(np.load(folder + "/label.npy"), np.load(folder + "/ijk_to_ras.npy")), folder + "/p.nrrd")
-        print("<filter-progress>1.0</filter-progress>")
-    """)
-    job = PredictionJob(cmd, str(work / "p.nrrd"), workDir=str(work), ownsWorkDir=True).start()
-    job.wait(interval_s=0.05, timeout_s=120)
+    (tmp_path / "worker.py").write_text(f"""
+import numpy as np
+from SynTumorLib import Volume, write_volume
+folder = {str(work)!r}
+write_volume(Volume(np.load(folder + "/label.npy"), np.load(folder + "/ijk_to_ras.npy")), folder + "/prediction.nrrd")
+print("<filter-progress>1.0</filter-progress>")
+""")
+    job = WorkerJob([sys.executable, str(tmp_path / "worker.py")], folder=work, ownsFolder=True).run(timeout_s=120)
     target = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "existing")
     target.GetSegmentation().AddEmptySegment("old", "old segment")
     out = SegmentationLogic(scene).loadPrediction(job, ct, target)
+    job.cleanup()
     assert out is target
     assert [out.GetSegmentation().GetSegment(s).GetName() for s in segment_ids(out)] == ["pancreas", "tumour"]
     from SynTumorLib.mrml import labelmap_from_segments
@@ -121,10 +64,28 @@ def test_start_prediction_checks_inputs(tmp_path):
     logic = SegmentationLogic(scene)
     with pytest.raises(InputError, match="model folder not found"):
         logic.startPrediction(ct, tmp_path / "nope")
+    with pytest.raises(InputError, match="model folder not found: ''"):
+        logic.startPrediction(ct, None)  # the panel's empty model field
     with pytest.raises(InputError, match="device"):
         logic.startPrediction(ct, tmp_path, device="tpu")
     with pytest.raises(InputError, match="CT volume"):
         logic.startPrediction(None, tmp_path)
+
+
+def test_evaluation_through_the_worker_gives_the_same_tables(tmp_path):
+    scene = new_scene()
+    _image, label, ct, ref_seg = oblique_case(scene)
+    pred = label.array.copy()
+    pred[18:21, 10:13, 10:13] = 2
+    pred_seg = segmentation_from_labelmap(scene, label.with_array(pred), "prediction", ct)
+    logic = SegmentationLogic(scene)
+    here = logic.evaluate(pred_seg, ref_seg, ct, toleranceMm=2.0)
+    job = logic.startEvaluation(pred_seg, ref_seg, ct, toleranceMm=2.0, workDir=tmp_path / "w").run(timeout_s=240)
+    there = logic.loadEvaluation(job, ct, 2.0)
+    assert table_rows(there.metricsTable) == table_rows(here.metricsTable)
+    assert table_rows(there.lesionTable) == table_rows(here.lesionTable)
+    with pytest.raises(InputError, match="select both"):
+        logic.startEvaluation(None, ref_seg, ct)
 
 
 def test_evaluate_fills_metrics_and_lesion_tables_with_world_centres():
@@ -185,11 +146,11 @@ def test_predict_in_a_separate_process_and_load(tmp_path, cli_trained_model):  #
     logic = SegmentationLogic(scene)
     job = logic.startPrediction(ct, model, pancreasNode=seg, device="cpu", overlap=0.25, workDir=tmp_path / "work")
     seen = []
-    job.wait(progress=lambda f, m: seen.append(f), interval_s=0.1, timeout_s=240)
+    job.run(progress=lambda f, m: seen.append(f), timeout_s=240)
     assert seen == sorted(seen) and seen[-1] == 1.0 and job.fraction > 0.5
     out = logic.loadPrediction(job, ct)
     names = [out.GetSegmentation().GetSegment(s).GetName() for s in segment_ids(out)]
     assert names == ["pancreas", "tumour"] and find_segment(out, PANCREAS)
-    assert (tmp_path / "work" / "image.nrrd").is_file()  # a folder the caller gave is the caller's: kept
+    assert (tmp_path / "work" / "input_image.nrrd").is_file()  # a folder the caller gave is the caller's: kept
     again = logic.loadPrediction(job, ct, out)  # replacing the segments of an existing node
     assert again is out and len(segment_ids(out)) == 2

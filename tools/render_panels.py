@@ -4,8 +4,8 @@ PySide6's ``QUiLoader`` loads Slicer's .ui files offscreen; Slicer's own widget 
 (qMRMLNodeComboBox, ctkCollapsibleButton, …) do not exist outside Slicer, so small stand-ins with the
 same class names and the properties the .ui files set take their place. Widgets bound to the
 parameter node show the parameter's default, read from the module source with ``ast``
-(``parameterNodeWrapper`` itself needs the Slicer application). Testing/test_slicer_ui.py uses the
-same loader and parsers.
+(the real ``parameterNodeWrapper`` runs in Testing/test_slicer_harness_*.py). Testing/test_slicer_ui.py
+uses the same loader and parsers. The pictures are these offscreen renders, not screenshots of Slicer.
 
     QT_QPA_PLATFORM=offscreen python tools/render_panels.py        # writes docs/img/panel_*.png
 """
@@ -201,6 +201,11 @@ def ui_path(module: str) -> Path:
     return REPO / "SynTumor" / module / "Resources" / "UI" / f"{module}.ui"
 
 
+def parameters_py(module: str) -> Path:
+    """The file with the module's ``@parameterNodeWrapper`` class."""
+    return REPO / "SynTumor" / module / f"{module}Lib" / "parameters.py"
+
+
 def load_ui(path: Path) -> QWidget:
     app()
     widget = StandInLoader().load(str(path))
@@ -271,7 +276,7 @@ def _example_tables(root: QWidget) -> None:
 
 def render(module: str, out: Path, width: int = 400) -> Path:
     root = load_ui(ui_path(module))
-    show_defaults(root, parameter_fields(REPO / "SynTumor" / module / f"{module}.py"))
+    show_defaults(root, parameter_fields(parameters_py(module)))
     _example_tables(root)
     root.resize(width, root.sizeHint().height())
     root.adjustSize()

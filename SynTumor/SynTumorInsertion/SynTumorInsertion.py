@@ -1,31 +1,31 @@
 """SynTumorInsertion — insert synthetic pancreatic tumours into a CT, point-and-click or at random.
 
-Module (metadata + sample data), parameter node, a thin widget, the logic (in
-``SynTumorInsertionLib``, Qt-free) and a self-test on the procedural phantom.
+Module (metadata + sample data), a thin widget, the module logic (parameter node) and a self-test.
+The work is done by ``SynTumorInsertionLib`` (Qt-free) in a background worker process.
+
+Slicer runs this file when it starts, including a Slicer older than 5.10 (Python 3.9): everything
+SynTumor needs beyond Slicer's own Python layer is imported only after the version check, so an
+old Slicer shows "needs Slicer 5.10 or later" in the module's help and panel instead of a traceback.
 """
 
-import pathlib
-from typing import Annotated, Union
+import os
+import sys
 
 import slicer
-from slicer import (
-    vtkMRMLLabelMapVolumeNode,
-    vtkMRMLMarkupsFiducialNode,
-    vtkMRMLScalarVolumeNode,
-    vtkMRMLSegmentationNode,
-)
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
 )
-from SynTumorInsertionLib.logic import SIZE_CLASSES, InsertionLogic
-from SynTumorInsertionLib.widget_base import ParameterNodeWidget
 
-PHANTOM_SAMPLE = "SynTumorPhantom"
+try:
+    import SynTumorCommon  # noqa: F401  (an installed extension packages it beside the modules)
+except ImportError:  # a development checkout: only this module's folder is on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from SynTumorCommon.compat import slicerVersionProblem  # noqa: E402
+from SynTumorCommon.widget_base import ParameterNodeWidget  # noqa: E402
 
 
 class SynTumorInsertion(ScriptedLoadableModule):
@@ -45,151 +45,146 @@ class SynTumorInsertion(ScriptedLoadableModule):
             "Implements the study 'Optimizing Synthetic Data for Enhanced Pancreatic Tumor Segmentation' "
             "(Peng, Zhang et al.), building on DiffTumor (Chen et al. 2024)."
         )
+        problem = slicerVersionProblem()
+        if problem:
+            self.parent.helpText = problem
+            return
         slicer.app.connect("startupCompleted()", registerSampleData)
 
 
 def registerSampleData():
     """Offer the procedural abdominal phantom in Sample Data (generated on the machine, no download)."""
-    import SampleData
+    from SynTumorInsertionLib.sample_data import registerPhantomSample
 
-    def generatePhantom(source):
-        from SynTumorInsertionLib.dependencies import ensureDependencies
-
-        if not ensureDependencies():  # the phantom generator needs scipy
-            return []
-        from SynTumorLib.data.phantom import generate_case
-        from SynTumorLib.mrml import add_volume_node, segmentation_from_labelmap
-
-        image, label, _info = generate_case(seed=0, tumours=0)
-        volumeNode = add_volume_node(slicer.mrmlScene, image, PHANTOM_SAMPLE)
-        segmentation_from_labelmap(slicer.mrmlScene, label, f"{PHANTOM_SAMPLE} segmentation", volumeNode)
-        slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
-        return [volumeNode]
-
-    iconsPath = pathlib.Path(__file__).parent / "Resources" / "Icons"
-    SampleData.SampleDataLogic.registerCustomSampleDataSource(
-        category="SynTumor",
-        sampleName=PHANTOM_SAMPLE,
-        uris="syntumor://phantom",  # never fetched: the custom downloader generates the data
-        fileNames="SynTumorPhantom.nrrd",
-        nodeNames=PHANTOM_SAMPLE,
-        thumbnailFileName=str(iconsPath / "SynTumorInsertion.png"),
-        customDownloader=generatePhantom,
-    )
-
-
-@parameterNodeWrapper
-class SynTumorInsertionParameterNode:
-    """Everything the panel shows; saved with the scene."""
-
-    inputVolume: vtkMRMLScalarVolumeNode
-    organNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
-    tumourPoints: vtkMRMLMarkupsFiducialNode
-    sizeClass: Annotated[str, Choice(list(SIZE_CLASSES))] = "medium"
-    classesPreset: Annotated[str, Choice(["syntumor", "difftumor"])] = "syntumor"
-    classesFile: pathlib.Path
-    useRadii: bool = False
-    radiusX: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
-    radiusY: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
-    radiusZ: Annotated[float, WithinRange(0.5, 80.0)] = 10.0
-    count: Annotated[int, WithinRange(1, 10)] = 1
-    seed: Annotated[int, WithinRange(0, 2**31 - 1)] = 0
-    advanceSeed: bool = True
-    textureBackend: Annotated[str, Choice(["statistical", "diffusion"])] = "statistical"
-    diffusionModelFolder: pathlib.Path
-
-
-def _isSet(path: pathlib.Path | None) -> bool:
-    return path is not None and str(path) not in ("", ".")
+    registerPhantomSample(os.path.join(os.path.dirname(os.path.abspath(__file__)), "Resources", "Icons",
+                                       "SynTumorInsertion.png"))
 
 
 class SynTumorInsertionWidget(ParameterNodeWidget):
     DEFAULT_NODES = {"inputVolume": "vtkMRMLScalarVolumeNode", "organNode": "vtkMRMLSegmentationNode"}
-    _POINT_EVENTS = (slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, slicer.vtkMRMLMarkupsNode.PointRemovedEvent)
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
         self._pointsNode = None
+        ParameterNodeWidget.__init__(self, parent)
 
     def setup(self) -> None:
-        self.setupPanel(SynTumorInsertionLogic())
+        if not self.setupPanel(SynTumorInsertionLogic):
+            return
         # the segment list follows the "Pancreas" selector above it; its own node selector would duplicate it
         self.ui.pancreasSegmentSelector.setSegmentationNodeSelectorVisible(False)
         self.ui.organSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onOrganChanged)
+        self.ui.pancreasSegmentSelector.connect("currentSegmentChanged(QString)", self.onSegmentChanged)
         self.ui.pointsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onPointsChanged)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.initializeParameterNode()
 
     def onOrganChanged(self, node) -> None:
-        """Show the segment list for a segmentation (pre-selecting "pancreas"); hide it for a label map."""
+        """Show the segment list for a segmentation (the saved segment, else "pancreas"); hide it for a label map."""
         isSegmentation = node is not None and node.IsA("vtkMRMLSegmentationNode")
         self.ui.pancreasSegmentSelector.setVisible(isSegmentation)
         self.ui.pancreasSegmentLabel.setVisible(isSegmentation)
-        if isSegmentation:
-            from SynTumorLib.mrml import PANCREAS, find_segment
+        if not isSegmentation:
+            return
+        from SynTumorLib.mrml import PANCREAS, find_segment
 
-            self.ui.pancreasSegmentSelector.setCurrentNode(node)
-            segmentId = find_segment(node, PANCREAS)
-            if segmentId:
-                self.ui.pancreasSegmentSelector.setCurrentSegmentID(segmentId)
+        saved = self._parameterNode.pancreasSegmentId if self._parameterNode else ""
+        self.ui.pancreasSegmentSelector.setCurrentNode(node)
+        segmentId = saved if saved and node.GetSegmentation().GetSegment(saved) else find_segment(node, PANCREAS)
+        if segmentId:
+            self.ui.pancreasSegmentSelector.setCurrentSegmentID(segmentId)
+
+    def onSegmentChanged(self, segmentId) -> None:
+        if self._parameterNode is not None:
+            self._parameterNode.pancreasSegmentId = segmentId or ""
 
     def onPointsChanged(self, node) -> None:
         """Let the place widget add points to the chosen list; follow its points (count is unused with points)."""
         self.ui.placeWidget.setCurrentNode(node)
+        events = (slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, slicer.vtkMRMLMarkupsNode.PointRemovedEvent)
         if self._pointsNode is not None:
-            for e in self._POINT_EVENTS:
+            for e in events:
                 self.removeObserver(self._pointsNode, e, self.updateGui)
         self._pointsNode = node
         if node is not None:
-            for e in self._POINT_EVENTS:
+            for e in events:
                 self.addObserver(node, e, self.updateGui)
         self.updateGui()
 
     def updateGui(self, caller=None, event=None) -> None:
         p = self._parameterNode
-        ready = bool(p and p.inputVolume and p.organNode)
+        ready = bool(p and p.inputVolume and p.organNode) and not self.busy
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = _("Insert tumours") if ready else _("Select the CT and its pancreas segmentation")
+        self.ui.cancelButton.enabled = self.busy
         if p:
             for w in (self.ui.radiusXSpinBox, self.ui.radiusYSpinBox, self.ui.radiusZSpinBox):
                 w.enabled = p.useRadii
             self.ui.diffusionModelPathLineEdit.enabled = p.textureBackend == "diffusion"
             self.ui.countSpinBox.enabled = not (p.tumourPoints and p.tumourPoints.GetNumberOfControlPoints())
+            selector = self.ui.pancreasSegmentSelector
+            if p.pancreasSegmentId and selector.currentSegmentID() != p.pancreasSegmentId:
+                selector.setCurrentSegmentID(p.pancreasSegmentId)
 
     def onApplyButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Tumour insertion failed."), waitCursor=True):
-            from SynTumorInsertionLib.dependencies import ensureDependencies
+        self.attempt(_("Tumour insertion failed."), self._startInsertion)
 
-            p = self._parameterNode
-            if not ensureDependencies(withTorch=p.textureBackend == "diffusion"):
-                return
-            result = self.logic.insert(
-                p.inputVolume,
-                p.organNode,
-                pancreasSegmentId=self.ui.pancreasSegmentSelector.currentSegmentID() or None,
-                pointsNode=p.tumourPoints,
-                sizeClass=p.sizeClass,
-                classes=str(p.classesFile) if _isSet(p.classesFile) else p.classesPreset,
-                radiiMm=(p.radiusX, p.radiusY, p.radiusZ) if p.useRadii else None,
-                count=p.count,
-                seed=p.seed,
-                texture=str(p.diffusionModelFolder) if p.textureBackend == "diffusion" else "statistical",
-            )
-            slicer.util.setSliceViewerLayers(background=result.volumeNode)
-            self.ui.statusLabel.text = _("Inserted with seed {seed} → {name}").format(
-                seed=result.record.get("seed"), name=result.volumeNode.GetName())
-            if p.advanceSeed:  # so that the next Apply gives another tumour
-                p.seed = (p.seed + 1) % (2**31 - 1)
+    def _startInsertion(self) -> None:
+        from SynTumorCommon.dependencies import ensureDependencies
+
+        from SynTumorLib.utils.errors import InputError
+
+        p = self._parameterNode
+        diffusion = p.textureBackend == "diffusion"
+        if diffusion and p.diffusionModelFolder is None:
+            raise InputError("select the diffusion model folder (trained with 'syntumor train diffusion')")
+        inputVolume = p.inputVolume
+        job = self.logic.insertion.startInsertion(
+            inputVolume,
+            p.organNode,
+            pancreasSegmentId=p.pancreasSegmentId or None,
+            pointsNode=p.tumourPoints,
+            sizeClass=p.sizeClass,
+            classes=str(p.classesFile) if p.classesFile is not None else p.classesPreset,
+            radiiMm=(p.radiusX, p.radiusY, p.radiusZ) if p.useRadii else None,
+            count=p.count,
+            seed=p.seed,
+            texture=str(p.diffusionModelFolder) if diffusion else "statistical",
+        )  # checks (and writes) the inputs first: nothing is offered for installation for bad input
+        try:
+            installed = ensureDependencies(withTorch=diffusion)
+        except Exception:
+            job.cleanup()
+            raise
+        if not installed:
+            job.cleanup()
+            self.showStatus(_("Not inserted: the Python packages it needs were not installed."))
+            return
+        self.startJob(job, lambda j: self._onInserted(j, inputVolume), _("Inserting…"), _("Tumour insertion failed."))
+
+    def _onInserted(self, job, inputVolume) -> None:
+        result = self.logic.insertion.loadInsertion(job, inputVolume)
+        slicer.util.setSliceViewerLayers(background=result.volumeNode)
+        self.showStatus(_("Inserted with seed {seed} → {name}").format(
+            seed=result.record.get("seed"), name=result.volumeNode.GetName()))
+        p = self._parameterNode
+        if p is not None and p.advanceSeed:  # so that the next Apply gives another tumour
+            from SynTumorInsertionLib.parameters import MAX_SEED
+
+            p.seed = (p.seed + 1) % (MAX_SEED + 1)
 
 
-class SynTumorInsertionLogic(ScriptedLoadableModuleLogic, InsertionLogic):
-    """Module logic: the Qt-free ``InsertionLogic`` plus Slicer's parameter-node plumbing."""
+class SynTumorInsertionLogic(ScriptedLoadableModuleLogic):
+    """Slicer's parameter-node plumbing; the work is ``self.insertion`` (the Qt-free ``InsertionLogic``)."""
 
-    def __init__(self, scene=None) -> None:
+    def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        InsertionLogic.__init__(self, scene)
+        from SynTumorInsertionLib.logic import InsertionLogic
+
+        self.insertion = InsertionLogic()
 
     def getParameterNode(self):
+        from SynTumorInsertionLib.parameters import SynTumorInsertionParameterNode
+
         return SynTumorInsertionParameterNode(super().getParameterNode())
 
 

@@ -1,22 +1,28 @@
 """SynTumorLabelNoise — add an elastically corrupted copy of a tumour segment (the study's label noise)
-and show how far it is from the original (Dice, mean surface distance)."""
+and show how far it is from the original (Dice, mean surface distance).
 
-from typing import Annotated
+Slicer runs this file when it starts, including a Slicer older than 5.10 (Python 3.9): everything
+SynTumor needs beyond Slicer's own Python layer is imported only after the version check.
+"""
+
+import os
+import sys
 
 import slicer
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
 )
-from SynTumorInsertionLib.widget_base import ParameterNodeWidget
-from SynTumorLabelNoiseLib.logic import LEVELS, LabelNoiseLogic
 
-CUSTOM = "custom σ"
+try:
+    import SynTumorCommon  # noqa: F401  (an installed extension packages it beside the modules)
+except ImportError:  # a development checkout: only this module's folder is on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from SynTumorCommon.compat import slicerVersionProblem  # noqa: E402
+from SynTumorCommon.widget_base import ParameterNodeWidget  # noqa: E402
 
 
 class SynTumorLabelNoise(ScriptedLoadableModule):
@@ -24,8 +30,7 @@ class SynTumorLabelNoise(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Label Noise")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "SynTumor")]
-        # SynTumorInsertion provides the shared dependency installer and panel plumbing (SynTumorInsertionLib)
-        self.parent.dependencies = ["SynTumorInsertion"]
+        self.parent.dependencies = []
         self.parent.contributors = ["SynTumor developers"]
         self.parent.helpText = _(
             "Corrupt a tumour segment's boundary with the study's elastic label noise (levels low … extreme, or a "
@@ -33,73 +38,85 @@ class SynTumorLabelNoise(ScriptedLoadableModule):
             "the two are shown. The record to reproduce it is saved with the scene."
         )
         self.parent.acknowledgementText = _("Label-noise levels from Peng, Zhang et al., hypothesis 2.")
-
-
-@parameterNodeWrapper
-class SynTumorLabelNoiseParameterNode:
-    segmentationNode: vtkMRMLSegmentationNode
-    referenceVolume: vtkMRMLScalarVolumeNode
-    level: Annotated[str, Choice([*LEVELS, CUSTOM])] = "moderate"
-    sigmaMm: Annotated[float, WithinRange(0.1, 30.0)] = 2.0
-    controlPoints: Annotated[int, WithinRange(2, 10)] = 3
-    seed: Annotated[int, WithinRange(0, 2**31 - 1)] = 0
+        problem = slicerVersionProblem()
+        if problem:
+            self.parent.helpText = problem
 
 
 class SynTumorLabelNoiseWidget(ParameterNodeWidget):
     DEFAULT_NODES = {"segmentationNode": "vtkMRMLSegmentationNode"}
 
     def setup(self) -> None:
-        self.setupPanel(SynTumorLabelNoiseLogic())
+        if not self.setupPanel(SynTumorLabelNoiseLogic):
+            return
         self.ui.tumourSegmentSelector.setSegmentationNodeSelectorVisible(False)
         self.ui.segmentationSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onSegmentationChanged)
+        self.ui.tumourSegmentSelector.connect("currentSegmentChanged(QString)", self.onSegmentChanged)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.initializeParameterNode()
 
     def onSegmentationChanged(self, node) -> None:
-        """Point the segment list at the chosen segmentation and pre-select its tumour segment."""
+        """Point the segment list at the chosen segmentation: its saved segment, else its tumour segment."""
+        saved = self._parameterNode.tumourSegmentId if self._parameterNode else ""
         self.ui.tumourSegmentSelector.setCurrentNode(node)
-        if node is not None:
-            from SynTumorLib.mrml import TUMOUR, find_segment
+        if node is None:
+            return
+        from SynTumorLib.mrml import TUMOUR, find_segment
 
-            segmentId = find_segment(node, TUMOUR)
-            if segmentId:
-                self.ui.tumourSegmentSelector.setCurrentSegmentID(segmentId)
+        segmentId = saved if saved and node.GetSegmentation().GetSegment(saved) else find_segment(node, TUMOUR)
+        if segmentId:
+            self.ui.tumourSegmentSelector.setCurrentSegmentID(segmentId)
+
+    def onSegmentChanged(self, segmentId) -> None:
+        if self._parameterNode is not None:
+            self._parameterNode.tumourSegmentId = segmentId or ""
 
     def updateGui(self, caller=None, event=None) -> None:
+        from SynTumorLabelNoiseLib.parameters import CUSTOM
+
         p = self._parameterNode
         self.ui.applyButton.enabled = bool(p and p.segmentationNode)
         if p:
             self.ui.sigmaSpinBox.enabled = p.level == CUSTOM
+            selector = self.ui.tumourSegmentSelector
+            if p.tumourSegmentId and selector.currentSegmentID() != p.tumourSegmentId:
+                selector.setCurrentSegmentID(p.tumourSegmentId)
 
     def onApplyButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Label noise failed."), waitCursor=True):
-            from SynTumorInsertionLib.dependencies import ensureDependencies
+        self.attempt(_("Label noise failed."), self._corrupt)
 
-            if not ensureDependencies():
-                return
-            p = self._parameterNode
-            custom = p.level == CUSTOM
-            result = self.logic.corrupt(
-                p.segmentationNode,
-                self.ui.tumourSegmentSelector.currentSegmentID(),
-                level=None if custom else p.level,
-                sigmaMm=p.sigmaMm if custom else None,
-                seed=p.seed,
-                controlPoints=p.controlPoints,
-                referenceVolume=p.referenceVolume,
-            )
-            self.ui.diceValueLabel.text = f"{result.dice:.3f}"
-            self.ui.msdValueLabel.text = f"{result.meanSurfaceDistanceMm:.2f} mm"
-            self.ui.statusLabel.text = _("Added segment '{name}'.").format(
-                name=p.segmentationNode.GetSegmentation().GetSegment(result.segmentId).GetName())
+    def _corrupt(self) -> None:
+        from SynTumorLabelNoiseLib.parameters import CUSTOM
+
+        p = self._parameterNode
+        custom = p.level == CUSTOM
+        result = self.logic.noise.corrupt(
+            p.segmentationNode,
+            p.tumourSegmentId,
+            level=None if custom else p.level,
+            sigmaMm=p.sigmaMm if custom else None,
+            seed=p.seed,
+            controlPoints=p.controlPoints,
+            referenceVolume=p.referenceVolume,
+        )
+        self.ui.diceValueLabel.text = f"{result.dice:.3f}"
+        self.ui.msdValueLabel.text = f"{result.meanSurfaceDistanceMm:.2f} mm"
+        self.showStatus(_("Added segment '{name}'.").format(
+            name=p.segmentationNode.GetSegmentation().GetSegment(result.segmentId).GetName()))
 
 
-class SynTumorLabelNoiseLogic(ScriptedLoadableModuleLogic, LabelNoiseLogic):
+class SynTumorLabelNoiseLogic(ScriptedLoadableModuleLogic):
+    """Slicer's parameter-node plumbing; the work is ``self.noise`` (the Qt-free ``LabelNoiseLogic``)."""
+
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        LabelNoiseLogic.__init__(self)
+        from SynTumorLabelNoiseLib.logic import LabelNoiseLogic
+
+        self.noise = LabelNoiseLogic()
 
     def getParameterNode(self):
+        from SynTumorLabelNoiseLib.parameters import SynTumorLabelNoiseParameterNode
+
         return SynTumorLabelNoiseParameterNode(super().getParameterNode())
 
 

@@ -1,30 +1,29 @@
-"""SynTumorSegmentation — segment pancreas and tumour with a trained SynTumor model (in a separate
-process, with progress and Cancel) and inspect the result against a reference: metrics and a
-lesion table whose rows centre the views on each lesion."""
+"""SynTumorSegmentation — segment pancreas and tumour with a trained SynTumor model and inspect the result
+against a reference: metrics and a lesion table whose rows centre the views on each lesion. Both the
+segmentation and the evaluation run in a separate process, with progress and Cancel.
 
-import pathlib
-from typing import Annotated, Union
+Slicer runs this file when it starts, including a Slicer older than 5.10 (Python 3.9): everything
+SynTumor needs beyond Slicer's own Python layer is imported only after the version check.
+"""
 
-import qt
+import os
+import sys
+
 import slicer
-from slicer import (
-    vtkMRMLLabelMapVolumeNode,
-    vtkMRMLScalarVolumeNode,
-    vtkMRMLSegmentationNode,
-    vtkMRMLTableNode,
-)
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
 )
-from SynTumorInsertionLib.widget_base import ParameterNodeWidget
-from SynTumorSegmentationLib.logic import DEVICES, SegmentationLogic
 
-POLL_INTERVAL_MS = 250
+try:
+    import SynTumorCommon  # noqa: F401  (an installed extension packages it beside the modules)
+except ImportError:  # a development checkout: only this module's folder is on sys.path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from SynTumorCommon.compat import slicerVersionProblem  # noqa: E402
+from SynTumorCommon.widget_base import ParameterNodeWidget  # noqa: E402
 
 
 class SynTumorSegmentation(ScriptedLoadableModule):
@@ -32,135 +31,110 @@ class SynTumorSegmentation(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Tumour Segmentation")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "SynTumor")]
-        # SynTumorInsertion provides the dependency installer and the pancreas-mask helper
-        self.parent.dependencies = ["SynTumorInsertion"]
+        self.parent.dependencies = []
         self.parent.contributors = ["SynTumor developers"]
         self.parent.helpText = _(
-            "Segment the pancreas and pancreatic tumours with a model trained by SynTumor. Inference runs in a "
-            "separate process (the application stays responsive; Cancel stops it). With a reference segmentation, "
-            "Evaluate fills a metrics table (DSC, NSD, volumes, lesion detection) and a lesion table: click a "
-            "lesion to centre the views on it."
+            "Segment the pancreas and pancreatic tumours with a model trained by SynTumor. Segmentation and "
+            "evaluation run in a separate process (the application stays responsive; Cancel stops them). With a "
+            "reference segmentation, Evaluate fills a metrics table (DSC, NSD, volumes, lesion detection) and a "
+            "lesion table: click a lesion to centre the views on it."
         )
         self.parent.acknowledgementText = _("Metrics follow the study: DSC and NSD (DeepMind definition, 2 mm).")
-
-
-@parameterNodeWrapper
-class SynTumorSegmentationParameterNode:
-    modelFolder: pathlib.Path
-    device: Annotated[str, Choice(list(DEVICES))] = "auto"
-    overlap: Annotated[float, WithinRange(0.0, 0.9)] = 0.5
-    inputVolume: vtkMRMLScalarVolumeNode
-    pancreasNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
-    outputSegmentation: vtkMRMLSegmentationNode
-    referenceSegmentation: vtkMRMLSegmentationNode
-    toleranceMm: Annotated[float, WithinRange(0.5, 10.0)] = 2.0
-    metricsTable: vtkMRMLTableNode
-    lesionTable: vtkMRMLTableNode
+        problem = slicerVersionProblem()
+        if problem:
+            self.parent.helpText = problem
 
 
 class SynTumorSegmentationWidget(ParameterNodeWidget):
     DEFAULT_NODES = {"inputVolume": "vtkMRMLScalarVolumeNode"}
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.job = None
-        self.timer = qt.QTimer()
-        self.timer.setInterval(POLL_INTERVAL_MS)
-
     def setup(self) -> None:
-        self.setupPanel(SynTumorSegmentationLogic())
+        if not self.setupPanel(SynTumorSegmentationLogic):
+            return
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
-        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
         self.ui.evaluateButton.connect("clicked(bool)", self.onEvaluateButton)
         self.ui.metricsTableSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.metricsTableView.setMRMLTableNode)
         self.ui.lesionTableSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.lesionTableView.setMRMLTableNode)
         self.ui.lesionTableView.connect("clicked(QModelIndex)", self.onLesionClicked)
-        self.timer.connect("timeout()", self.onPoll)
         self.initializeParameterNode()
-
-    def cleanup(self) -> None:
-        self.timer.stop()
-        if self.job is not None:
-            self.job.cancel()
-        super().cleanup()
 
     def updateGui(self, caller=None, event=None) -> None:
         p = self._parameterNode
-        busy = self.job is not None
-        self.ui.applyButton.enabled = bool(p and p.inputVolume and str(p.modelFolder) not in ("", ".")) and not busy
-        self.ui.cancelButton.enabled = busy
-        self.ui.evaluateButton.enabled = bool(p and p.outputSegmentation and p.referenceSegmentation and p.inputVolume)
+        self.ui.applyButton.enabled = bool(p and p.inputVolume and p.modelFolder is not None) and not self.busy
+        self.ui.cancelButton.enabled = self.busy
+        self.ui.evaluateButton.enabled = bool(p and p.outputSegmentation and p.referenceSegmentation
+                                              and p.inputVolume) and not self.busy
 
-    # ------------------------------------------------------------------ inference in a separate process
+    # ------------------------------------------------------------------ segmentation
     def onApplyButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Could not start the segmentation."), waitCursor=True):
-            from SynTumorInsertionLib.dependencies import ensureDependencies
+        self.attempt(_("Could not start the segmentation."), self._startPrediction)
 
-            if not ensureDependencies(withTorch=True):
-                return
-            p = self._parameterNode
-            self.job = self.logic.startPrediction(p.inputVolume, p.modelFolder, p.pancreasNode, p.device, p.overlap)
-            self.ui.progressBar.value = 0
-            self.ui.statusLabel.text = _("Segmenting…")
-            self.timer.start()
-            self.updateGui()
+    def _startPrediction(self) -> None:
+        from SynTumorCommon.dependencies import ensureDependencies
 
-    def onPoll(self) -> None:
-        job = self.job
-        if job is None:
-            self.timer.stop()
-            return
-        running = job.poll()
-        self.ui.progressBar.value = int(round(100 * job.fraction))
-        if job.message:
-            self.ui.statusLabel.text = job.message
-        if running:
-            return
-        self.timer.stop()
-        self.job = None
-        self.updateGui()
-        if job.cancelled:
+        p = self._parameterNode
+        inputVolume = p.inputVolume
+        # the inputs are checked (and written) first: nothing is offered for installation for bad input
+        job = self.logic.segmentation.startPrediction(inputVolume, p.modelFolder, p.pancreasNode, p.device, p.overlap)
+        try:
+            installed = ensureDependencies(withTorch=True)
+        except Exception:
             job.cleanup()
-            self.ui.statusLabel.text = _("Cancelled.")
+            raise
+        if not installed:
+            job.cleanup()
+            self.showStatus(_("Not segmented: the Python packages it needs were not installed."))
             return
-        with slicer.util.tryWithErrorDisplay(_("Segmentation failed."), waitCursor=True):
-            p = self._parameterNode
-            p.outputSegmentation = self.logic.loadPrediction(job, p.inputVolume, p.outputSegmentation)
-            self.ui.statusLabel.text = _("Done: {name}").format(name=p.outputSegmentation.GetName())
+        self.startJob(job, lambda j: self._onPredicted(j, inputVolume), _("Segmenting…"), _("Segmentation failed."))
 
-    def onCancelButton(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.onPoll()
+    def _onPredicted(self, job, inputVolume) -> None:
+        p = self._parameterNode
+        target = p.outputSegmentation if p is not None else None
+        segmentation = self.logic.segmentation.loadPrediction(job, inputVolume, target)
+        if p is not None:
+            p.outputSegmentation = segmentation
+        self.showStatus(_("Done: {name}").format(name=segmentation.GetName()))
 
     # ------------------------------------------------------------------ evaluation
     def onEvaluateButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Evaluation failed."), waitCursor=True):
-            from SynTumorInsertionLib.dependencies import ensureDependencies
+        self.attempt(_("Evaluation failed."), self._startEvaluation)
 
-            if not ensureDependencies():
-                return
-            p = self._parameterNode
-            result = self.logic.evaluate(p.outputSegmentation, p.referenceSegmentation, p.inputVolume,
-                                         p.toleranceMm, p.metricsTable, p.lesionTable)
+    def _startEvaluation(self) -> None:
+        p = self._parameterNode
+        volume, tolerance = p.inputVolume, p.toleranceMm
+        job = self.logic.segmentation.startEvaluation(p.outputSegmentation, p.referenceSegmentation, volume, tolerance)
+        self.startJob(job, lambda j: self._onEvaluated(j, volume, tolerance), _("Evaluating…"), _("Evaluation failed."))
+
+    def _onEvaluated(self, job, volume, tolerance) -> None:
+        p = self._parameterNode
+        result = self.logic.segmentation.loadEvaluation(job, volume, tolerance, p.metricsTable if p else None,
+                                                        p.lesionTable if p else None)
+        if p is not None:
             p.metricsTable, p.lesionTable = result.metricsTable, result.lesionTable
-            self.ui.metricsTableView.setMRMLTableNode(result.metricsTable)
-            self.ui.lesionTableView.setMRMLTableNode(result.lesionTable)
+        self.ui.metricsTableView.setMRMLTableNode(result.metricsTable)
+        self.ui.lesionTableView.setMRMLTableNode(result.lesionTable)
+        self.showStatus(_("Evaluated: tumour DSC {dice:.3f}").format(dice=result.metrics["tumour_dice"]))
 
     def onLesionClicked(self, index) -> None:
         table = self._parameterNode.lesionTable if self._parameterNode else None
         if table is None:
             return
-        r, a, s = self.logic.lesionCentre(table, index.row())
+        r, a, s = self.logic.segmentation.lesionCentre(table, index.row())
         slicer.modules.markups.logic().JumpSlicesToLocation(r, a, s, True)
 
 
-class SynTumorSegmentationLogic(ScriptedLoadableModuleLogic, SegmentationLogic):
+class SynTumorSegmentationLogic(ScriptedLoadableModuleLogic):
+    """Slicer's parameter-node plumbing; the work is ``self.segmentation`` (the Qt-free ``SegmentationLogic``)."""
+
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        SegmentationLogic.__init__(self)
+        from SynTumorSegmentationLib.logic import SegmentationLogic
+
+        self.segmentation = SegmentationLogic()
 
     def getParameterNode(self):
+        from SynTumorSegmentationLib.parameters import SynTumorSegmentationParameterNode
+
         return SynTumorSegmentationParameterNode(super().getParameterNode())
 
 
@@ -174,9 +148,10 @@ class SynTumorSegmentationTest(ScriptedLoadableModuleTest):
 
     def test_EvaluatePhantom(self):
         """Evaluation and lesion navigation on the phantom (inference needs a trained model folder)."""
+        from SynTumorSegmentationLib.logic import SegmentationLogic
         from SynTumorSegmentationLib.selftest import check_evaluation_on_phantom
 
         result = check_evaluation_on_phantom(slicer.mrmlScene)
-        r, a, s = SynTumorSegmentationLogic.lesionCentre(result.lesionTable, 0)
+        r, a, s = SegmentationLogic.lesionCentre(result.lesionTable, 0)
         slicer.modules.markups.logic().JumpSlicesToLocation(r, a, s, True)
         self.delayDisplay("Test passed")

@@ -4,7 +4,7 @@
 Runs three ways with the same arguments:
 
 * from Slicer's CLI module GUI or ``slicer.cli.run(slicer.modules.syntumortrain, None, params)``;
-* as a plain script: ``python SynTumorTrain.py --dataset D --out M --iterations 200 --dry-run``;
+* as a plain script: ``python SynTumorTrain.py --dataset D --out M --iterations 200 --dryRun``;
 * ``SynTumorTrain.py --xml`` prints the Execution Model description (what Slicer asks for).
 
 The argument parser is built from the XML next to this file, so the two cannot drift apart, and it
@@ -55,7 +55,9 @@ def _bool(text: str) -> bool:
 def build_parser(xml_path: Path = XML_PATH) -> argparse.ArgumentParser:
     """An argparse parser with one option per ``<longflag>`` parameter of the Execution Model XML."""
     root = ET.parse(xml_path).getroot()
-    parser = argparse.ArgumentParser(prog=NAME, description=(root.findtext("description") or "").strip())
+    # no abbreviations: Slicer always writes each long flag in full, so anything else is a mistake
+    parser = argparse.ArgumentParser(prog=NAME, description=(root.findtext("description") or "").strip(),
+                                     allow_abbrev=False)
     parser.add_argument("--xml", action="store_true", help="print the Execution Model XML and exit")
     for group in root.iter("parameters"):
         g = parser.add_argument_group(group.findtext("label") or "")
@@ -138,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
         progress(0.0, "checking the inputs")
         print(json.dumps(cfg.to_dict(), indent=2, default=str))
-        progress(1.0, "inputs checked; nothing trained (--dry-run)")
+        progress(1.0, "inputs checked; nothing trained (--dryRun)")
         return 0
     train_from = 0.0
     if noisy is not None:

@@ -17,9 +17,10 @@ Example (with ``slicer-core``)::
     (1.0, 1.0, 2.0)
 """
 
+from .organ import organ_mask
 from .points import control_points_ras
 from .records import RECORD_ATTRIBUTE, get_record, segment_record_key, set_record
-from .scene import load_scene, register_node_classes, save_scene
+from .scene import load_scene, register_node_classes, remove_nodes, save_scene
 from .segmentations import (
     LABEL_STYLES,
     NOISY_COLOR,
@@ -51,8 +52,8 @@ from .volumes import (
 __all__ = [
     "LABEL_STYLES", "NOISY_COLOR", "PANCREAS", "RECORD_ATTRIBUTE", "TUMOUR", "SegmentStyle",
     "add_segment", "add_volume_node", "control_points_ras", "find_segment", "get_record",
-    "labelmap_from_segments", "load_scene", "matrix_to_numpy", "new_segmentation_node",
-    "numpy_to_matrix", "reference_volume_of", "register_node_classes", "save_scene",
+    "labelmap_from_segments", "load_scene", "matrix_to_numpy", "new_segmentation_node", "organ_mask",
+    "numpy_to_matrix", "reference_volume_of", "register_node_classes", "remove_nodes", "save_scene",
     "segment_ids", "segment_mask", "segment_name", "segment_tag", "segment_record_key", "segmentation_from_labelmap",
     "set_record", "style_segment", "table_from_rows", "table_rows", "update_node_from_volume",
     "volume_from_node", "world_to_local_ras",

@@ -70,6 +70,23 @@ def save_scene(scene, mrml_path: str | os.PathLike) -> list[Path]:
     return written
 
 
+def remove_nodes(scene, nodes) -> None:
+    """Remove ``nodes`` from ``scene`` with the display and storage nodes they own (no orphans left
+    behind when a result cannot be completed)."""
+    for node in nodes:
+        if node is None or scene.GetNodeByID(node.GetID()) is None:
+            continue
+        owned = []
+        if node.IsA("vtkMRMLDisplayableNode"):
+            owned += [node.GetNthDisplayNode(i) for i in range(node.GetNumberOfDisplayNodes())]
+        if node.IsA("vtkMRMLStorableNode"):
+            owned += [node.GetNthStorageNode(i) for i in range(node.GetNumberOfStorageNodes())]
+        scene.RemoveNode(node)
+        for other in owned:
+            if other is not None and scene.GetNodeByID(other.GetID()) is not None:
+                scene.RemoveNode(other)
+
+
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "node"
 

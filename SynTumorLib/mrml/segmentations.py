@@ -106,8 +106,13 @@ def reference_volume_of(segmentation_node):
     return segmentation_node.GetNodeReference(segmentation_node.GetReferenceImageGeometryReferenceRole())
 
 
+def _node_ids(scene) -> set[str]:
+    return {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
+
+
 def _export_segment(segmentation_node, segment_id: str, reference_node) -> np.ndarray:
     scene = segmentation_node.GetScene()
+    before = _node_ids(scene)
     tmp = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__SynTumor_tmp_export")
     try:
         ids = vtk.vtkStringArray()
@@ -116,7 +121,12 @@ def _export_segment(segmentation_node, segment_id: str, reference_node) -> np.nd
             raise InputError(f"could not export segment '{segment_id}' of '{segmentation_node.GetName()}'")
         return volume_from_node(tmp).array > 0
     finally:
-        scene.RemoveNode(tmp)
+        # the export also adds the label map's display node and colour table: remove all it added
+        # (singletons such as the subject hierarchy are the scene's, not the export's)
+        for node_id in _node_ids(scene) - before:
+            node = scene.GetNodeByID(node_id)
+            if node is not None and not node.GetSingletonTag() and not node.IsA("vtkMRMLSubjectHierarchyNode"):
+                scene.RemoveNode(node)
 
 
 def labelmap_from_segments(

@@ -2,6 +2,10 @@
 
 A crash or a kill leaves either the old file or the new one, never a half-written file — which is
 what lets training resume from its last checkpoint and batch tools skip finished cases.
+
+On Windows a rename onto a file that another process has open (a virus scanner, the search
+indexer, a viewer still reading the previous version) fails for a moment with ``PermissionError``;
+:func:`replace` retries it briefly there instead of failing the whole write.
 """
 
 from __future__ import annotations
@@ -9,9 +13,32 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+_WINDOWS = os.name == "nt"
+REPLACE_RETRY_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # Windows: waits between attempts (≈1.5 s in all)
+
+
+def replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """``os.replace(src, dst)``, retried on Windows while ``dst`` is briefly held open by another process.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a").write_text("new"), (d / "b").write_text("old")
+    >>> replace(d / "a", d / "b"); (d / "b").read_text()
+    'new'
+    """
+    for wait in (*REPLACE_RETRY_S, None) if _WINDOWS else (None,):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if wait is None:
+                raise
+            time.sleep(wait)
 
 
 @contextlib.contextmanager
@@ -36,10 +63,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):  # Windows: a file still open elsewhere cannot be removed yet
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -1,16 +1,15 @@
-"""Qt-free logic of the SynTumorInsertion module (importable with slicer-core alone)."""
+"""Qt-free logic of the SynTumorInsertion module (importable with slicer-core alone).
 
-try:
-    import SynTumorLib  # noqa: F401  (an installed extension packages the library beside the modules)
-except ImportError:  # development: module paths added in Application Settings, library in the source tree
-    import sys
-    from pathlib import Path
+Names are imported on first use (PEP 562): importing the package itself loads nothing heavy.
+"""
 
-    _root = Path(__file__).resolve().parents[3]
-    if (_root / "SynTumorLib" / "__init__.py").is_file():
-        sys.path.insert(0, str(_root))
+import importlib
+
+_LAZY = {"InsertionLogic": "logic", "InsertionResult": "logic", "SynTumorInsertionParameterNode": "parameters"}
+__all__ = sorted(_LAZY)
 
 
-from .logic import InsertionLogic, InsertionResult
-
-__all__ = ["InsertionLogic", "InsertionResult"]
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

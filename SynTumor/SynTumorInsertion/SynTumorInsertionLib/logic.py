@@ -7,7 +7,14 @@ segments. The input volume and segmentation are never modified, so Apply can be 
 another seed) for another tumour. The insertion record — everything needed to replay the result
 bit-for-bit — is stored on both output nodes as a JSON attribute and so survives Save/Load.
 
-Usable from the Python console or ``Slicer --no-main-window --python-script``::
+Two ways to run it, with identical results:
+
+* :meth:`InsertionLogic.insert` — in this process (the Python console, ``Slicer --no-main-window
+  --python-script``, the self-test);
+* :meth:`InsertionLogic.startInsertion` → a worker job (the panel: progress bar, Cancel; a diffusion
+  texture can take minutes) → :meth:`InsertionLogic.loadInsertion` once the job has finished.
+
+::
 
     from SynTumorInsertionLib import InsertionLogic
     result = InsertionLogic().insert(ctNode, segNode, seed=3, sizeClass="small")
@@ -17,20 +24,22 @@ Usable from the Python console or ``Slicer --no-main-window --python-script``::
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from SynTumorCommon.scene import SceneLogic
 
 from SynTumorLib.data.volume import Volume
 from SynTumorLib.mrml import (
-    PANCREAS,
     add_volume_node,
     control_points_ras,
-    find_segment,
     get_record,
-    segment_mask,
+    organ_mask,
+    remove_nodes,
     segmentation_from_labelmap,
     set_record,
     volume_from_node,
@@ -40,6 +49,8 @@ from SynTumorLib.utils.errors import InputError
 from SynTumorLib.utils.seeding import fresh_seed
 
 SIZE_CLASSES = ("tiny", "small", "medium", "large", "mixed")
+CLASS_PRESETS = ("syntumor", "difftumor")
+TEXTURES = ("statistical", "diffusion")
 SOURCE_ATTRIBUTE = "SynTumor.Source"
 
 
@@ -52,25 +63,13 @@ class InsertionResult:
     record: dict
 
 
-class SceneLogic:
-    """Logic that works on an MRML scene: ``scene`` (given, or ``slicer.mrmlScene`` in the application).
-
-    Shared with ``SynTumorSegmentationLib`` (its module declares SynTumorInsertion a dependency).
-    """
-
-    def __init__(self, scene=None) -> None:
-        self._scene = scene
-
-    @property
-    def scene(self):
-        if self._scene is not None:
-            return self._scene
-        import slicer
-
-        scene = getattr(slicer, "mrmlScene", None)
-        if scene is None:
-            raise InputError(f"no MRML scene: pass one to {type(self).__name__}(scene) outside the Slicer application")
-        return scene
+@dataclass
+class _Prepared:
+    image: Volume
+    organ: Volume
+    spec: dict
+    seed: int
+    texture: str
 
 
 class InsertionLogic(SceneLogic):
@@ -78,35 +77,8 @@ class InsertionLogic(SceneLogic):
 
     # ------------------------------------------------------------------ inputs
     def organLabel(self, imageNode, organNode, pancreasSegmentId: str | None = None, organValue: int = 1) -> Volume:
-        """The pancreas as a 0/1 uint8 volume on ``imageNode``'s grid.
-
-        ``organNode`` is a segmentation (segment ``pancreasSegmentId``, or the segment named
-        "pancreas") or a label-map volume (voxels equal to ``organValue``, resampled to the CT grid
-        when the label map has another geometry).
-        """
-        if organNode is None:
-            raise InputError("select the pancreas segmentation (or label map) of the input volume")
-        if organNode.IsA("vtkMRMLSegmentationNode"):
-            sid = pancreasSegmentId or find_segment(organNode, PANCREAS)
-            if not sid:
-                raise InputError(
-                    f"segmentation '{organNode.GetName()}' has no segment named 'pancreas'; pick the pancreas segment"
-                )
-            label = segment_mask(organNode, sid, imageNode)
-        elif organNode.IsA("vtkMRMLLabelMapVolumeNode") or organNode.IsA("vtkMRMLScalarVolumeNode"):
-            lab = volume_from_node(organNode)
-            image = volume_from_node(imageNode)
-            mask = lab.with_array((lab.array == organValue).astype(np.uint8))
-            if not mask.same_grid(image):
-                from SynTumorLib.data.resample import resample_like
-
-                mask = resample_like(mask, image, is_label=True)
-            label = image.with_array(np.asarray(mask.array, dtype=np.uint8))
-        else:
-            raise InputError(f"'{organNode.GetName()}' is neither a segmentation nor a label map")
-        if not label.array.any():
-            raise InputError(f"the pancreas in '{organNode.GetName()}' is empty on the grid of '{imageNode.GetName()}'")
-        return label
+        """The pancreas as a 0/1 uint8 volume on ``imageNode``'s grid (``SynTumorLib.mrml.organ_mask``)."""
+        return organ_mask(imageNode, organNode, pancreasSegmentId, organValue)
 
     @staticmethod
     def buildSpec(
@@ -135,7 +107,21 @@ class InsertionLogic(SceneLogic):
                 spec["count"] = int(count)
         return spec
 
-    # ------------------------------------------------------------------ the operation
+    def _prepare(self, imageNode, organNode, pancreasSegmentId, pointsNode, sizeClass, classes, radiiMm, count,
+                 seed, texture, organValue) -> _Prepared:
+        if imageNode is None:
+            raise InputError("select an input CT volume")
+        image = volume_from_node(imageNode)
+        organ = self.organLabel(imageNode, organNode, pancreasSegmentId, organValue)
+        # markups are in world coordinates; the library works in the volume's own (local) RAS
+        points = world_to_local_ras(imageNode, control_points_ras(pointsNode)) if pointsNode is not None else None
+        spec = self.buildSpec(sizeClass, classes, radiiMm, count, points)
+        texture = os.fspath(texture)
+        if not texture.strip():
+            raise InputError("choose a texture: 'statistical' or a diffusion model folder")
+        return _Prepared(image, organ, spec, fresh_seed() if seed is None else int(seed), texture)
+
+    # ------------------------------------------------------------------ in this process
     def insert(
         self,
         imageNode,
@@ -149,6 +135,7 @@ class InsertionLogic(SceneLogic):
         seed: int | None = None,
         texture: str | os.PathLike = "statistical",
         organValue: int = 1,
+        progress=None,
     ) -> InsertionResult:
         """Insert tumours and add the result to the scene as new nodes.
 
@@ -160,32 +147,70 @@ class InsertionLogic(SceneLogic):
                 None or no points: random placement inside the pancreas.
             sizeClass, classes, radiiMm, count: what to insert (see :meth:`buildSpec`).
             seed: random seed; None draws a fresh one (it is recorded either way).
-            texture: ``"statistical"`` or a diffusion model folder.
+            texture: anything ``insert_tumours`` accepts: ``"statistical"``, a diffusion model folder, …
             organValue: pancreas value when ``organNode`` is a label map.
+            progress: optional ``(fraction, message)`` callback.
         """
         from SynTumorLib.insertion import insert_tumours
 
-        if imageNode is None:
-            raise InputError("select an input CT volume")
-        image = volume_from_node(imageNode)
-        organ = self.organLabel(imageNode, organNode, pancreasSegmentId, organValue)
-        # markups are in world coordinates; the library works in the volume's own (local) RAS
-        points = world_to_local_ras(imageNode, control_points_ras(pointsNode)) if pointsNode is not None else None
-        spec = self.buildSpec(sizeClass, classes, radiiMm, count, points)
-        seed = fresh_seed() if seed is None else int(seed)
-        texture_arg = os.fspath(texture)
-        out_image, out_label, record = insert_tumours(image, organ, spec, seed=seed, texture=texture_arg)
+        p = self._prepare(imageNode, organNode, pancreasSegmentId, pointsNode, sizeClass, classes, radiiMm, count,
+                          seed, texture, organValue)
+        out_image, out_label, record = insert_tumours(p.image, p.organ, p.spec, seed=p.seed, texture=p.texture,
+                                                      progress=progress)
         return self._addResult(imageNode, out_image, out_label, record)
 
+    # ------------------------------------------------------------------ in a worker process
+    def startInsertion(self, imageNode, organNode, pancreasSegmentId: str | None = None, pointsNode=None,
+                       sizeClass: str = "medium", classes: str | os.PathLike = "syntumor",
+                       radiiMm: Sequence[float] | None = None, count: int = 1, seed: int | None = None,
+                       texture: str | os.PathLike = "statistical", organValue: int = 1,
+                       folder: str | os.PathLike | None = None, python: str | None = None):
+        """Check the inputs, write them to ``folder`` (default: a new temporary one) and return a
+        ``SynTumorCommon.worker.WorkerJob`` for the ``insert`` task (not started yet). Arguments as
+        :meth:`insert`; the seed is fixed here, so the record is the same as in this process."""
+        from SynTumorCommon.worker import WorkerJob
+
+        from SynTumorLib.data.io import write_volume
+
+        p = self._prepare(imageNode, organNode, pancreasSegmentId, pointsNode, sizeClass, classes, radiiMm, count,
+                          seed, texture, organValue)
+        owns = folder is None
+        work = Path(tempfile.mkdtemp(prefix="SynTumorInsertion-")) if owns else Path(folder)
+        work.mkdir(parents=True, exist_ok=True)
+        write_volume(p.image, work / "input_image.nrrd", compress=False)
+        write_volume(p.organ, work / "input_organ.nrrd", compress=False)
+        args = {"image": "input_image.nrrd", "organ": "input_organ.nrrd", "spec": p.spec, "seed": p.seed,
+                "texture": p.texture}
+        return WorkerJob.forTask("insert", work, args, python=python, ownsFolder=owns)
+
+    def loadInsertion(self, job, imageNode) -> InsertionResult:
+        """The finished ``insert`` job's result as new nodes (raises what the worker reported)."""
+        from SynTumorLib.data.io import read_volume
+
+        record = job.result()["record"]
+        out_image = read_volume(job.outputPath("result_image.nrrd"))
+        out_label = read_volume(job.outputPath("result_label.nrrd"))
+        if not out_image.same_grid(volume_from_node(imageNode), atol=1e-4):
+            raise InputError(f"the inserted volume in {job.folder} is not on the grid of '{imageNode.GetName()}'")
+        return self._addResult(imageNode, out_image, out_label, record)
+
+    # ------------------------------------------------------------------ output
     def _addResult(self, imageNode, outImage: Volume, outLabel: Volume, record: dict) -> InsertionResult:
         scene = self.scene
         name = imageNode.GetName()
-        volumeNode = add_volume_node(scene, outImage, f"{name} + tumour", like=imageNode)
-        segNode = segmentation_from_labelmap(scene, outLabel, f"{name} + tumour segmentation", volumeNode)
-        source = {"input_volume": name, "input_volume_id": imageNode.GetID()}
-        for node in (volumeNode, segNode):
-            set_record(node, record)
-            set_record(node, source, SOURCE_ATTRIBUTE)
+        added = []
+        try:  # all or nothing: a failure half-way leaves no orphan node behind
+            volumeNode = add_volume_node(scene, outImage, f"{name} + tumour", like=imageNode)
+            added.append(volumeNode)
+            segNode = segmentation_from_labelmap(scene, outLabel, f"{name} + tumour segmentation", volumeNode)
+            added.append(segNode)
+            source = {"input_volume": name, "input_volume_id": imageNode.GetID()}
+            for node in (volumeNode, segNode):
+                set_record(node, record)
+                set_record(node, source, SOURCE_ATTRIBUTE)
+        except Exception:
+            remove_nodes(scene, added)
+            raise
         return InsertionResult(volumeNode, segNode, record)
 
     @staticmethod

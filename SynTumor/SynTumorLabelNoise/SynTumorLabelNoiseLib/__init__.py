@@ -1,16 +1,15 @@
-"""Qt-free logic of the SynTumorLabelNoise module (importable with slicer-core alone)."""
+"""Qt-free logic of the SynTumorLabelNoise module (importable with slicer-core alone).
 
-try:
-    import SynTumorLib  # noqa: F401  (an installed extension packages the library beside the modules)
-except ImportError:  # development: module paths added in Application Settings, library in the source tree
-    import sys
-    from pathlib import Path
+Names are imported on first use (PEP 562): importing the package itself loads nothing heavy.
+"""
 
-    _root = Path(__file__).resolve().parents[3]
-    if (_root / "SynTumorLib" / "__init__.py").is_file():
-        sys.path.insert(0, str(_root))
+import importlib
+
+_LAZY = {"LabelNoiseLogic": "logic", "LabelNoiseResult": "logic", "SynTumorLabelNoiseParameterNode": "parameters"}
+__all__ = sorted(_LAZY)
 
 
-from .logic import LabelNoiseLogic, LabelNoiseResult
-
-__all__ = ["LabelNoiseLogic", "LabelNoiseResult"]
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

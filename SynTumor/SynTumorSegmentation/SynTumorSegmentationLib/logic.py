@@ -1,37 +1,37 @@
 """Tumour segmentation and inspection on MRML nodes: the work behind the SynTumorSegmentation panel.
 
+Both long steps run in a worker process (``SynTumorCommon.worker``), so Slicer stays responsive and
+Cancel works; batch scripts use the blocking forms, which run the very same worker:
+
 * :meth:`SegmentationLogic.startPrediction` writes the CT (and an optional pancreas mask) to a
-  temporary folder and starts ``predict_worker.py`` in a separate process (PythonSlicer), returning a
-  :class:`~.process.PredictionJob` to poll or cancel — the GUI stays responsive throughout.
-* :meth:`SegmentationLogic.loadPrediction` puts the worker's label map back as a segmentation with
-  ``pancreas`` and ``tumour`` segments on the input's geometry.
-* :meth:`SegmentationLogic.evaluate` compares a predicted with a reference segmentation: a metrics
-  table (tumour DSC, NSD at the chosen tolerance, HD95, volumes, lesion counts) and a lesion table with
-  one row per reference lesion or false positive, including its centre in world RAS, so a click on a
-  row can centre the slice views there.
+  temporary folder and returns a job for the worker's ``predict`` task;
+  :meth:`SegmentationLogic.loadPrediction` puts its label map back as a segmentation with
+  ``pancreas`` and ``tumour`` segments on the input's geometry. :meth:`segment` = both, blocking.
+* :meth:`SegmentationLogic.startEvaluation` / :meth:`loadEvaluation` compare a predicted with a
+  reference segmentation (worker task ``evaluate``): a metrics table (tumour DSC, NSD at the chosen
+  tolerance, HD95, volumes, lesion counts) and a lesion table with one row per reference lesion or
+  false positive, including its centre in world RAS, so a click on a row can centre the slice views
+  there. :meth:`evaluate` computes the same tables in this process (self-test, small cases).
 
 Batch use (``Slicer --no-main-window --python-script`` or the Python console)::
 
     from SynTumorSegmentationLib import SegmentationLogic
     logic = SegmentationLogic()
-    seg = logic.segment(ctNode, "models/unet", device="cpu")        # blocks, prints nothing
-    metrics, lesions, result = logic.evaluate(seg, referenceSegNode, ctNode)
+    seg = logic.segment(ctNode, "models/unet", device="cpu")        # blocks
+    result = logic.evaluate(seg, referenceSegNode, ctNode)
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from SynTumorInsertionLib.logic import SceneLogic
+from SynTumorCommon.scene import SceneLogic
 
-import SynTumorLib
 from SynTumorLib.mrml import (
     LABEL_STYLES,
     PANCREAS,
@@ -39,6 +39,7 @@ from SynTumorLib.mrml import (
     add_segment,
     find_segment,
     labelmap_from_segments,
+    organ_mask,
     segment_ids,
     segmentation_from_labelmap,
     table_from_rows,
@@ -46,9 +47,6 @@ from SynTumorLib.mrml import (
 )
 from SynTumorLib.utils.errors import InputError
 
-from .process import PredictionJob
-
-WORKER = Path(__file__).resolve().parent / "predict_worker.py"
 DEVICES = ("auto", "cuda", "cpu")
 LESION_COLUMNS = ["Lesion", "Kind", "Volume (ml)", "Radius (mm)", "Detected", "Dice", "R", "A", "S"]
 
@@ -60,90 +58,62 @@ class EvaluationResult:
     metrics: dict
 
 
-def default_python() -> str:
-    """The interpreter that runs the worker: PythonSlicer inside Slicer, this Python elsewhere."""
-    if "PythonSlicer" in os.path.basename(sys.executable):
-        return sys.executable
-    found = shutil.which("PythonSlicer")
-    if found:
-        return found
-    try:
-        import slicer
-
-        app = getattr(slicer, "app", None)
-        if app is not None:
-            candidate = Path(app.applicationDirPath) / ("PythonSlicer.exe" if os.name == "nt" else "PythonSlicer")
-            if candidate.exists():
-                return str(candidate)
-    except ImportError:
-        pass
-    return sys.executable
+def _workFolder(folder, prefix: str) -> tuple[Path, bool]:
+    if folder:
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        return path, False
+    return Path(tempfile.mkdtemp(prefix=prefix)), True
 
 
 class SegmentationLogic(SceneLogic):
-    """Run a SynTumor segmenter on a volume node and evaluate predictions. ``scene``: default slicer.mrmlScene."""
+    """Run a SynTumor segmenter on a volume node and evaluate predictions. ``scene``: default slicer.mrmlScene.
+
+    ``python``: the interpreter of the worker processes (default: PythonSlicer inside Slicer).
+    """
 
     def __init__(self, scene=None, python: str | None = None) -> None:
         super().__init__(scene)
         self.python = python
 
     # ------------------------------------------------------------------ prediction
-    def buildCommand(self, modelFolder: str | os.PathLike, imagePath: str, outPath: str, pancreasPath: str | None,
-                     device: str, overlap: float) -> list[str]:
-        cmd = [self.python or default_python(), str(WORKER), "--model", os.fspath(modelFolder), "--image", imagePath,
-               "--out", outPath, "--device", device, "--overlap", f"{float(overlap):g}"]
-        if pancreasPath:
-            cmd += ["--pancreas", pancreasPath]
-        return cmd
+    def startPrediction(self, inputVolume, modelFolder: str | os.PathLike | None, pancreasNode=None,
+                        device: str = "auto", overlap: float = 0.5, workDir: str | os.PathLike | None = None):
+        """Check the inputs, write them to ``workDir`` (default: a new temporary folder) and return the
+        ``predict`` worker job (not started: ``job.start(...)`` in the panel, ``job.run()`` in scripts)."""
+        from SynTumorCommon.worker import WorkerJob
 
-    def startPrediction(self, inputVolume, modelFolder: str | os.PathLike, pancreasNode=None, device: str = "auto",
-                        overlap: float = 0.5, workDir: str | os.PathLike | None = None) -> PredictionJob:
-        """Write the inputs to ``workDir`` (default: a new temporary folder) and start the worker."""
         from SynTumorLib.data.io import write_volume
 
         if inputVolume is None:
             raise InputError("select the CT volume to segment")
-        folder = Path(os.fspath(modelFolder)) if modelFolder else None
-        if folder is None or str(folder) in ("", ".") or not folder.is_dir():
-            raise InputError(f"model folder not found: '{modelFolder}' (train one with the Train module)")
+        folder = Path(os.fspath(modelFolder)) if modelFolder is not None and str(modelFolder).strip() else None
+        if folder is None or not folder.is_dir():
+            raise InputError(f"model folder not found: '{modelFolder or ''}' (train one with the Train module)")
         if device not in DEVICES:
             raise InputError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
         if not 0.0 <= float(overlap) < 1.0:
             raise InputError(f"overlap must be in [0, 1), got {overlap}")
-        ownsWorkDir = not workDir
-        work = Path(workDir) if workDir else Path(tempfile.mkdtemp(prefix="SynTumorSegmentation-"))
-        work.mkdir(parents=True, exist_ok=True)
+        mask = organ_mask(inputVolume, pancreasNode) if pancreasNode is not None else None
         image = volume_from_node(inputVolume)
-        imagePath = str(write_volume(image, work / "image.nrrd"))
-        pancreasPath = None
-        if pancreasNode is not None:
-            from SynTumorInsertionLib.logic import (
-                InsertionLogic,  # one definition of "the pancreas of a node"
-            )
+        work, owns = _workFolder(workDir, "SynTumorSegmentation-")
+        write_volume(image, work / "input_image.nrrd", compress=False)
+        args = {"model": str(folder), "image": "input_image.nrrd", "device": device, "overlap": float(overlap)}
+        if mask is not None:
+            write_volume(mask, work / "input_pancreas.nrrd", compress=False)
+            args["pancreas"] = "input_pancreas.nrrd"
+        return WorkerJob.forTask("predict", work, args, python=self.python, ownsFolder=owns)
 
-            mask = InsertionLogic(self.scene).organLabel(inputVolume, pancreasNode)
-            pancreasPath = str(write_volume(mask, work / "pancreas.nrrd"))
-        outPath = str(work / "prediction.nrrd")
-        env = dict(os.environ)
-        # the worker must import the same SynTumorLib as this process (the extension's bundled copy)
-        libParent = str(Path(SynTumorLib.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join([libParent, *filter(None, [env.get("PYTHONPATH")])])
-        job = PredictionJob(self.buildCommand(folder, imagePath, outPath, pancreasPath, device, overlap), outPath, env,
-                            workDir=str(work), ownsWorkDir=ownsWorkDir)
-        return job.start()
-
-    def loadPrediction(self, job: PredictionJob, inputVolume, outputSegmentation=None):
+    def loadPrediction(self, job, inputVolume, outputSegmentation=None):
         """Turn a finished job's label map into segments (a new node, or replacing ``outputSegmentation``'s)."""
         from SynTumorLib.data.io import read_volume
 
-        try:
-            job.check()
-            label = read_volume(job.outputPath)
-        finally:
-            job.cleanup()  # the label is in memory now; the temporary folder is not needed any more
+        job.check()
+        path = job.outputPath("prediction.nrrd")
+        label = read_volume(path)
         image = volume_from_node(inputVolume)
-        if not label.same_grid(image):
-            raise InputError(f"the prediction in {job.outputPath} is not on the grid of '{inputVolume.GetName()}'")
+        if not label.same_grid(image, atol=1e-4):
+            raise InputError(f"the prediction in {path} is not on the grid of '{inputVolume.GetName()}'")
         if outputSegmentation is None:
             return segmentation_from_labelmap(self.scene, label, f"{inputVolume.GetName()} prediction", inputVolume)
         outputSegmentation.GetSegmentation().RemoveAllSegments()
@@ -154,15 +124,13 @@ class SegmentationLogic(SceneLogic):
 
     def segment(self, inputVolume, modelFolder, pancreasNode=None, device: str = "auto", overlap: float = 0.5,
                 outputSegmentation=None, progress=None, timeout_s: float | None = None):
-        """Blocking convenience for scripts: start, wait (forwarding progress), load."""
+        """Blocking convenience for scripts: the ``predict`` worker, run to its end, then loaded."""
         job = self.startPrediction(inputVolume, modelFolder, pancreasNode, device, overlap)
         try:
-            job.wait(progress=progress, timeout_s=timeout_s)
-        except BaseException:
-            job.cancel()
+            job.run(progress=progress, timeout_s=timeout_s)
+            return self.loadPrediction(job, inputVolume, outputSegmentation)
+        finally:
             job.cleanup()
-            raise
-        return self.loadPrediction(job, inputVolume, outputSegmentation)
 
     # ------------------------------------------------------------------ evaluation
     @staticmethod
@@ -178,19 +146,50 @@ class SegmentationLogic(SceneLogic):
         values[tumour] = 2  # painted last: tumour wins where the two overlap
         return labelmap_from_segments(segmentationNode, values, referenceVolume)
 
-    def evaluate(self, predictedSegmentation, referenceSegmentation, referenceVolume, toleranceMm: float = 2.0,
-                 metricsTable=None, lesionTable=None) -> EvaluationResult:
-        """Metrics and lesion tables of a prediction against a reference (both on ``referenceVolume``'s grid)."""
-        from SynTumorLib.metrics import lesion_detection
-        from SynTumorLib.metrics.evaluate import evaluate_case
-
+    def _labels(self, predictedSegmentation, referenceSegmentation, referenceVolume):
         if predictedSegmentation is None or referenceSegmentation is None:
             raise InputError("select both the predicted and the reference segmentation")
         if referenceVolume is None:
             raise InputError("select the volume both segmentations belong to")
-        pred = self._label(predictedSegmentation, referenceVolume, "predicted")
-        ref = self._label(referenceSegmentation, referenceVolume, "reference")
-        m = evaluate_case(pred, ref, tolerance_mm=toleranceMm)
+        return (self._label(predictedSegmentation, referenceVolume, "predicted"),
+                self._label(referenceSegmentation, referenceVolume, "reference"))
+
+    def evaluate(self, predictedSegmentation, referenceSegmentation, referenceVolume, toleranceMm: float = 2.0,
+                 metricsTable=None, lesionTable=None) -> EvaluationResult:
+        """Metrics and lesion tables of a prediction against a reference (both on ``referenceVolume``'s
+        grid), computed in this process."""
+        from SynTumorLib.metrics import lesion_detection
+        from SynTumorLib.metrics.evaluate import evaluate_case
+
+        pred, ref = self._labels(predictedSegmentation, referenceSegmentation, referenceVolume)
+        metrics = evaluate_case(pred, ref, tolerance_mm=toleranceMm)
+        lesions = lesion_detection(pred.array == 2, ref.array == 2, ref.array_spacing)
+        return self._tables(metrics, lesions, ref, referenceVolume, toleranceMm, metricsTable, lesionTable)
+
+    def startEvaluation(self, predictedSegmentation, referenceSegmentation, referenceVolume, toleranceMm: float = 2.0,
+                        workDir: str | os.PathLike | None = None):
+        """The ``evaluate`` worker job for the same comparison as :meth:`evaluate` (not started)."""
+        from SynTumorCommon.worker import WorkerJob
+
+        from SynTumorLib.data.io import write_volume
+
+        pred, ref = self._labels(predictedSegmentation, referenceSegmentation, referenceVolume)
+        work, owns = _workFolder(workDir, "SynTumorEvaluation-")
+        write_volume(pred, work / "input_prediction.nrrd", compress=False)
+        write_volume(ref, work / "input_reference.nrrd", compress=False)
+        args = {"prediction": "input_prediction.nrrd", "reference": "input_reference.nrrd",
+                "tolerance_mm": float(toleranceMm)}
+        return WorkerJob.forTask("evaluate", work, args, python=self.python, ownsFolder=owns)
+
+    def loadEvaluation(self, job, referenceVolume, toleranceMm: float = 2.0, metricsTable=None,
+                       lesionTable=None) -> EvaluationResult:
+        """The tables of a finished ``evaluate`` job."""
+        result = job.result()
+        grid = volume_from_node(referenceVolume)
+        return self._tables(result["metrics"], result["lesions"], grid, referenceVolume, toleranceMm, metricsTable,
+                            lesionTable)
+
+    def _tables(self, m: dict, det: dict, grid, referenceVolume, toleranceMm, metricsTable, lesionTable):
         rows = [
             ["Tumour DSC", m["tumour_dice"]],
             [f"Tumour NSD ({toleranceMm:g} mm)", m["tumour_nsd"]],
@@ -207,10 +206,9 @@ class SegmentationLogic(SceneLogic):
             ["Lesion sensitivity", m["lesion_sensitivity"]],
         ]
         rows = [[name, None if v is None else float(v)] for name, v in rows]
+        lesionRows = [self._lesionRow(les, "reference", grid, referenceVolume) for les in det["lesions"]]
+        lesionRows += [self._lesionRow(fp, "false positive", grid, referenceVolume) for fp in det["false_positives"]]
         metricsTable = table_from_rows(self.scene, "SynTumor metrics", ["Metric", "Value"], rows, metricsTable)
-        det = lesion_detection(pred.array == 2, ref.array == 2, ref.array_spacing)
-        lesionRows = [self._lesionRow(les, "reference", ref, referenceVolume) for les in det["lesions"]]
-        lesionRows += [self._lesionRow(fp, "false positive", ref, referenceVolume) for fp in det["false_positives"]]
         lesionTable = table_from_rows(self.scene, "SynTumor lesions", LESION_COLUMNS, lesionRows, lesionTable)
         return EvaluationResult(metricsTable, lesionTable, m)
 
@@ -218,7 +216,7 @@ class SegmentationLogic(SceneLogic):
     def _lesionRow(lesion: dict, kind: str, grid, volumeNode) -> list:
         from SynTumorLib.mrml.volumes import world_to_local_matrix
 
-        local = grid.kji_to_ras(lesion["centre_kji"])
+        local = grid.kji_to_ras(np.asarray(lesion["centre_kji"], dtype=float))
         world = np.linalg.inv(world_to_local_matrix(volumeNode)) @ np.r_[local, 1.0]
         detected = lesion.get("detected")
         return [int(lesion["id"]), kind, float(lesion["volume_ml"]), float(lesion["radius_mm"]),
