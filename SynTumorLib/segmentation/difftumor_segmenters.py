@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import struct
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -210,14 +211,20 @@ def load_difftumor_segmenter(path: str | Path, arch: str | None = None) -> tuple
     return mapped, info
 
 
-def check_against_network(sd: dict[str, torch.Tensor], arch: str, label: str) -> None:
-    """Raise naming every missing, unexpected or misshapen key against the MONAI 1.6.1 network."""
+@cache
+def expected_tensors(arch: str) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """``{key: (shape, dtype)}`` of the MONAI 1.6.1 network for ``arch`` (built once per process)."""
     try:
         with torch.device("meta"):  # shapes only, no memory
             net = build_released_network(arch)
     except RuntimeError:  # SwinUNETR calls .item() while building, which meta tensors cannot do
         net = build_released_network(arch)
-    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    return {k: (tuple(v.shape), v.dtype) for k, v in net.state_dict().items()}
+
+
+def check_against_network(sd: dict[str, torch.Tensor], arch: str, label: str) -> None:
+    """Raise naming every missing, unexpected or misshapen key against the MONAI 1.6.1 network."""
+    want = {k: shape for k, (shape, _dtype) in expected_tensors(arch).items()}
     problems = []
     missing = [k for k in want if k not in sd]
     unexpected = [k for k in sd if k not in want]
