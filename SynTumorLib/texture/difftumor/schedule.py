@@ -76,9 +76,11 @@ def ddim_coefficients(alphas_cumprod: torch.Tensor, timesteps: np.ndarray) -> di
     """Per DDIM step k: ``a_t = ᾱ[τ_k]``, ``a_prev = ᾱ[τ_{k−1}]`` (ᾱ[0] for k = 0) and ``√(1 − a_t)``.
 
     All float32, computed from the float32 buffer as the reference does (so its rounding matches).
+    The reference takes ``√(1 − a_t)`` with numpy, which rounds correctly; torch's vectorised float32
+    ``sqrt`` can be one ulp off, so the root is taken in float64 and rounded once to float32.
     """
     ac = alphas_cumprod.detach().to("cpu", torch.float32)
     idx = torch.as_tensor(np.asarray(timesteps), dtype=torch.long)
     a_t = ac[idx]
     a_prev = torch.cat([ac[:1], ac[idx[:-1]]])
-    return {"a_t": a_t, "a_prev": a_prev, "sqrt_one_minus_a_t": torch.sqrt(1.0 - a_t)}
+    return {"a_t": a_t, "a_prev": a_prev, "sqrt_one_minus_a_t": torch.sqrt((1.0 - a_t).double()).float()}
