@@ -120,7 +120,8 @@ def load_difftumor_autoencoder(path: str | Path) -> tuple[dict[str, torch.Tensor
     m = load_manifests()
     check_tensors(sd, m["autoencoder"], label, "autoencoder", allowed_extra=m["autoencoder_ignored"])
     hp = obj.get("hyper_parameters")
-    cfg = plain_config(hp.get("cfg") if isinstance(hp, dict) else hp) if hp is not None else None
+    # save_hyperparameters() of VQGAN(cfg) stores {"cfg": DictConfig}; accept the bare config too
+    cfg = plain_config(hp["cfg"] if isinstance(hp, dict) and "cfg" in hp else hp) if hp is not None else None
     _check_config(cfg, label)
     out = {k: sd[k].detach().to(torch.float32).contiguous() for k in m["autoencoder"]}
     e = out["codebook.embeddings"]
