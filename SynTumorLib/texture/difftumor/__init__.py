@@ -1,0 +1,50 @@
+"""DiffTumor's released texture models, re-implemented in plain PyTorch (no DiffTumor code).
+
+DiffTumor (Chen et al., CVPR 2024) publishes a VQ-GAN autoencoder and per-organ "early" and
+"non-early" latent-diffusion denoisers. This package loads those files safely and synthesises with
+them exactly as DiffTumor does (``../shared/difftumor/SPEC.md`` has the facts):
+
+* :mod:`.vqgan3d` — encoder, decoder and eval-only codebook (:class:`VQGAN3D`);
+* :mod:`.unet3d`, :mod:`.unet_blocks` — the ``Unet3D`` ε-denoiser;
+* :mod:`.schedule`, :mod:`.sampling` — the cosine tables and both recipes (DDPM T = 4 with x̂₀
+  clamped; DDIM 50 of 200 ending at ᾱ₀), seeded-CPU or DiffTumor-order noise;
+* :mod:`.synthesizer` — :class:`DiffTumorSynthesizer`, one crop end to end;
+* :mod:`.loaders` — the ``.ckpt``/``.pt`` loaders (allowlisted unpickling, manifests, the
+  VQ-GAN copy comparison); :mod:`.safe_unpickle`, :mod:`.manifests` — their machinery.
+
+Licence: DiffTumor's code is CC BY-NC-ND 4.0 and none of it is here; the network designs are those
+of TATS and video-diffusion-pytorch (MIT). Key names and tensor shapes are interoperability facts.
+The weights carry their own terms (see :data:`LICENCE_NOTICE`).
+
+Example:
+    >>> from SynTumorLib.texture.difftumor import schedule_buffers
+    >>> round(float(schedule_buffers(200)["alphas_cumprod"][0]), 7)
+    0.999745
+"""
+
+from __future__ import annotations
+
+from .loaders import (
+                      compare_vqgan_copies,
+                      load_difftumor_autoencoder,
+                      load_difftumor_denoiser,
+                      unet_from_state_dict,
+                      vqgan_from_state_dict,
+)
+from .sampling import Noise, ddim_sample, ddpm_sample, latent_mask
+from .schedule import ddim_timesteps, schedule_buffers
+from .synthesizer import DiffTumorSynthesizer
+from .unet3d import Unet3D
+from .vqgan3d import VQGAN3D
+
+LICENCE_NOTICE = (
+    "DiffTumor models (Chen et al., 'Towards Generalizable Tumor Synthesis', CVPR 2024). DiffTumor's code "
+    "is (c) The Johns Hopkins University under CC BY-NC-ND 4.0 (non-commercial); its README states that "
+    "the method is covered by patents pending. The weights are published on the MrGiovanni/DiffTumor model "
+    "page (tagged apache-2.0 there); their training data (AbdomenAtlas, MSD, LiTS, KiTS) have their own "
+    "terms. SynTumor re-implements the networks (TATS, video-diffusion-pytorch: MIT) and contains no "
+    "DiffTumor code. Check that your use is permitted before using these weights.")
+
+__all__ = ["DiffTumorSynthesizer", "LICENCE_NOTICE", "Noise", "Unet3D", "VQGAN3D", "compare_vqgan_copies",
+           "ddim_sample", "ddim_timesteps", "ddpm_sample", "latent_mask", "load_difftumor_autoencoder",
+           "load_difftumor_denoiser", "schedule_buffers", "unet_from_state_dict", "vqgan_from_state_dict"]
