@@ -70,9 +70,12 @@ def case_values(rows: Sequence[dict], arm_id: str, column: str, include_empty: b
 
 def arm_intervals(rows: Sequence[dict], arm_ids: Sequence[str], include_empty: bool = False,
                   n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> dict[str, dict[str, dict]]:
-    """Per arm and metric (``dsc``, ``nsd``): :func:`hierarchical_bootstrap` of its case values."""
-    return {a: {m: hierarchical_bootstrap([list(runs.values()) for runs in case_values(rows, a, col, include_empty).values()],
-                                          n_boot, seed=seed)
+    """Per arm and metric (``dsc``, ``nsd``): :func:`hierarchical_bootstrap` of its case values
+    (cases and runs in sorted order, so the same rows in any order give the same interval)."""
+    def groups(values: dict[str, dict]) -> list[list[float]]:
+        return [[runs[k] for k in sorted(runs)] for _, runs in sorted(values.items())]
+
+    return {a: {m: hierarchical_bootstrap(groups(case_values(rows, a, col, include_empty)), n_boot, seed=seed)
                 for m, col in METRICS.items()} for a in arm_ids}
 
 
