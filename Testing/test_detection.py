@@ -212,3 +212,15 @@ def test_evaluate_folders_with_probability_maps(tmp_path):
     write_volume(Volume.from_geometry(ref), tmp_path / "prob" / "a.nii.gz")  # a label map is not a probability map
     with pytest.raises(InputError, match=r"prob/a\.nii\.gz: probability map must be a 3-D float"):
         evaluate_folders(tmp_path / "pred", tmp_path / "ref", tmp_path / "o4", prob_dir=tmp_path / "prob")
+
+
+def test_picai_eval_froc_drops_its_lowest_threshold_ours_does_not():
+    """The one documented difference (docs/metrics.md): with no missed lesion, picai_eval overwrites
+    the last point of its FROC, so two lesions found at 0.9 and 0.3 read as sensitivity 0.5."""
+    picai = pytest.importorskip("picai_eval", reason="picai_eval not installed (pip install picai_eval; in the test extras)")
+    ref = _cube(_cube(np.zeros(SHAPE, bool), (2, 2, 2), (8, 8, 8)), (12, 12, 12), (16, 16, 16))
+    prob = _cube(_cube(np.zeros(SHAPE, np.float32), (2, 2, 2), (8, 8, 8), 0.9), (12, 12, 12), (16, 16, 16), 0.3)
+    c = case_detection(prob, ref, SP)
+    m = picai.evaluate([prob], [ref.astype(np.int32)], num_parallel_calls=1)
+    assert froc([c])["sensitivity_at"]["1"] == 1.0 and m.lesion_TPR_at_FPR(1.0) == pytest.approx(0.5)
+    assert average_precision([c]) == pytest.approx(m.AP) == pytest.approx(1.0)

@@ -139,7 +139,9 @@ def test_hypothesis_sentences_never_claim_more_than_the_interval():
     assert hypothesis_sentence(large, _cmp(0.05, 0.02, 0.08, 0.01))[0] == "supported"
     # an interval above zero without a significant Holm-adjusted test is not support
     verdict, text = hypothesis_sentence(large, _cmp(0.05, 0.02, 0.08, 0.0625))
-    assert verdict == "not shown" and "excludes zero but the Holm-adjusted signed-rank test does not" in text
+    assert verdict == "not shown" and "lies on its side of zero but the Holm-adjusted signed-rank test does not" in text
+    verdict, text = hypothesis_sentence(noisy, _cmp(0.037, 0.002, 0.073, 0.41))  # the other side, not significant
+    assert verdict == "not shown" and "other side of zero, but the Holm-adjusted signed-rank test does not" in text
     assert hypothesis_sentence(large, _cmp(-0.05, -0.08, -0.02, 0.01))[0] == "opposite"
     # a noise arm's hypothesis is a loss of DSC
     verdict, text = hypothesis_sentence(noisy, _cmp(-0.05, -0.08, -0.02, 0.01))

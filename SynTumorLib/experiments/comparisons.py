@@ -124,17 +124,25 @@ def hypothesis_sentence(arm: Arm, comparison: dict[str, Any]) -> tuple[str, str]
     significant = d["p_holm"] is not None and d["p_holm"] < ALPHA
     above, below = d["lo"] > 0, d["hi"] < 0
     side, other = (above, below) if direction >= 0 else (below, above)
-    if direction == 0:
+    if direction == 0:  # a two-sided hypothesis: either side of zero
         if (above or below) and significant:
             return "supported", f"{who}: at this budget the data support that {text} ({nums})."
-    elif side and significant:
+        if above or below:
+            return "not shown", (f"{who}: at this budget the data do not show that {text}: the bootstrap interval "
+                                 f"excludes zero but the Holm-adjusted signed-rank test does not confirm it ({nums}).")
+        return "not shown", f"{who}: at this budget the data do not show that {text} ({nums})."
+    if side and significant:
         return "supported", f"{who}: at this budget the data support that {text} ({nums})."
-    elif other and significant:
+    if other and significant:
         return "opposite", (f"{who}: at this budget the data show the opposite of the hypothesis that {text} "
                             f"({nums}).")
-    if (above or below) and not significant:
-        return "not shown", (f"{who}: at this budget the data do not show that {text}: the bootstrap interval excludes "
-                             f"zero but the Holm-adjusted signed-rank test does not ({nums}).")
+    if side and not significant:
+        return "not shown", (f"{who}: at this budget the data do not show that {text}: the bootstrap interval lies on "
+                             f"its side of zero but the Holm-adjusted signed-rank test does not confirm it ({nums}).")
+    if other and not significant:
+        return "not shown", (f"{who}: at this budget the data do not show that {text}; the bootstrap interval lies on the "
+                             f"other side of zero, but the Holm-adjusted signed-rank test does not confirm that either "
+                             f"({nums}).")
     return "not shown", f"{who}: at this budget the data do not show that {text} ({nums})."
 
 
