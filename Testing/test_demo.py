@@ -89,6 +89,21 @@ def _pm(values: list[float]) -> str:
     return f"{100 * m:.2f} ± {100 * sd:.2f}"
 
 
+def _ci(rows: list[dict], arm: str) -> dict[str, str]:
+    """The bootstrap cells of one arm, recomputed from results.csv rows (the demo spec's bootstrap settings)."""
+    from SynTumorLib.demo.aggregate import read_results  # noqa: F401 (same parsing as the report)
+    from SynTumorLib.experiments.comparisons import arm_intervals
+
+    parsed = [{**r, "tumour_dice": float(r["tumour_dice"]), "tumour_nsd": float(r["tumour_nsd"])} for r in rows]
+    iv = arm_intervals(parsed, [arm], n_boot=2000, seed=0)[arm]
+
+    def cell(b):
+        return f"{100 * b['estimate']:.2f}" if b["lo"] is None else \
+            f"{100 * b['estimate']:.2f} [{100 * b['lo']:.2f}, {100 * b['hi']:.2f}]"
+
+    return {"DSC (%) [95 % CI]": cell(iv["dsc"]), "NSD (%) [95 % CI]": cell(iv["nsd"])}
+
+
 def _expected(rows: list[dict]) -> dict[str, str]:
     """Every metric cell a results table may show, recomputed from raw results.csv rows."""
     tum = [r for r in rows if r["ref_has_tumour"] == "1"]
@@ -112,7 +127,7 @@ def test_report_images_exist(demo_dir):
     want = {"cohort_axial.png", "size_histogram.png", "noise_levels.png", "dsc_by_arm.png", "loss_curves.png"}
     want |= {f"insert_{c}.png" for c in ("tiny", "small", "medium", "large")}
     want |= {"texture_quality.png", "texture_losses.png", "texture_autoencoder_samples.png",
-             "texture_diffusion_samples.png"}
+             "texture_diffusion_samples.png", "froc.png"}
     assert want <= names and any(n.startswith("pred_pancreas_") for n in names)
     assert "not a clinical result" in html and f"--budget tiny --seed {SEED}" in html
     assert "syntumor study run study_spec.json --out study" in html and "syntumor sizes analyze" in html
@@ -123,7 +138,9 @@ def test_result_tables_traceable_to_results_csv(demo_dir):
     results = _results(demo_dir)
     assert {r["arm"] for r in results} == set(ARMS)
     ours = [t for t in tables if t["source"] == "study/results.csv"]
-    assert len(ours) == 5  # Tables 1, 2, 3, all arms, by size class
+    assert len(ours) == 6  # Tables 1, 2, 3, paired comparisons, all arms, by size class
+    paired = ours.pop(3)
+    assert paired["header"][:4] == ["Arm", "vs", "n cases (runs)", "ΔDSC [95 % CI]"]
     not_numbers = {"Method", "Tumour size", "Labels", "Noise level", "Arm", "Size class", "arm",
                    "paper U-Net DSC (%)", "paper U-Net NSD (%)"}
     checked = 0
@@ -134,7 +151,7 @@ def test_result_tables_traceable_to_results_csv(demo_dir):
             sub = [r for r in results if r["arm"] == row["attrs"]["arm"]]
             if "size-class" in row["attrs"]:
                 sub = [r for r in sub if r["size_class"] == row["attrs"]["size-class"]]
-            exp = _expected(sub)
+            exp = _expected(sub) | (_ci(sub, row["attrs"]["arm"]) if "size-class" not in row["attrs"] else {})
             for head, cell in zip(t["header"], row["cells"], strict=True):
                 if head in not_numbers:
                     continue
@@ -147,6 +164,66 @@ def test_result_tables_traceable_to_results_csv(demo_dir):
     assert [r["attrs"].get("arm") for r in t2["rows"] if not r["block"]] == ["unet-baseline", "unet-noise-low"]
     assert [r["cells"][0] for r in t3["rows"] if r["block"]] == ["With original labels", "With noisy labels"]
     assert [r["attrs"].get("arm") for r in t3["rows"] if not r["block"]] == [ARMS[0]] + ARMS[6:]
+
+
+def test_paired_comparisons_and_hypotheses_traceable(demo_dir):
+    """The paired table equals compare_arms on results.csv (and the study's own comparisons.csv); one
+    sentence per arm, never 'support' without an interval clear of zero."""
+    from SynTumorLib.demo.aggregate import read_results
+    from SynTumorLib.experiments.comparisons import compare_arms, paired_cells
+    from SynTumorLib.experiments.spec import load_spec
+
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    paired = [t for t in parse_tables(html) if t["source"] == "study/results.csv"][3]
+    spec = load_spec(demo_dir / "study_spec.json")
+    cmp = {c["arm"]: c for c in compare_arms(read_results(demo_dir / "study" / "results.csv"), spec.arms)}
+    rows = [r for r in paired["rows"] if not r["block"]]
+    assert [r["attrs"]["arm"] for r in rows] == ARMS[1:]
+    assert [r["cells"][0] for r in paired["rows"] if r["block"]] == [
+        "Table 1: synthetic tumour size arms vs no synthesis (Holm over 5 arms)",
+        "Tables 2–3: noisy labels vs the original labels (Holm over 4 arms)"]
+    for r in rows:
+        assert r["cells"] == paired_cells(cmp[r["attrs"]["arm"]])
+    study_csv = {c["arm"]: c for c in csv.DictReader(open(demo_dir / "study" / "comparisons.csv"))}
+    for arm, c in cmp.items():
+        assert float(study_csv[arm]["dsc_delta"]) == pytest.approx(c["dsc"]["delta"], abs=1e-6)
+    sentences = re.findall(r'<li data-arm="([^"]+)" data-verdict="([^"]+)">([^<]+)</li>', html)
+    assert [a for a, _, _ in sentences] == ARMS[1:]
+    for arm, verdict, text in sentences:
+        d = cmp[arm]["dsc"]
+        assert verdict == cmp[arm]["verdict"] and text.replace("&#x27;", "'") == cmp[arm]["sentence"]
+        if verdict == "supported":
+            assert d["lo"] is not None and (d["lo"] > 0 or d["hi"] < 0) and d["p_holm"] < 0.05
+
+
+def test_detection_tables_traceable(demo_dir):
+    """AUROC from results.csv (tumour_score, ref_has_tumour); AP, FROC and diameter sensitivities from
+    the runs' result.json."""
+    from SynTumorLib.experiments.detection import arm_detection, detection_cells
+    from SynTumorLib.experiments.tables import collect_results
+    from SynTumorLib.metrics.detection import auroc
+
+    tables = {t["source"]: t for t in parse_tables((demo_dir / "report.html").read_text(encoding="utf-8"))
+              if t["source"] == "study/runs/*/seed*/result.json" and "AUROC" in t["header"]}
+    det_table = tables["study/runs/*/seed*/result.json"]
+    results = collect_results(demo_dir / "study")
+    det = arm_detection(results, ARMS)
+    rows = _results(demo_dir)
+    split = json.loads((demo_dir / "splits.json").read_text())[f"seed{SEED}"]
+    assert split["test_tumour_free"] and set(split["test_tumour_free"]) <= set(split["test"])
+    for row in det_table["rows"]:
+        arm = row["attrs"]["arm"]
+        assert row["cells"] == detection_cells(det[arm])
+        sub = [r for r in rows if r["arm"] == arm]
+        a = auroc([float(r["tumour_score"]) for r in sub], [r["ref_has_tumour"] == "1" for r in sub])
+        assert row["cells"][3] == f"{a:.3f}"  # the AUROC from results.csv alone
+        assert det[arm]["n_cases"] == len(split["test"]) and det[arm]["n_positive_cases"] == len(split["test"]) - 1
+    assert [r["attrs"]["arm"] for r in det_table["rows"]] == ARMS
+    diam = [t for t in parse_tables((demo_dir / "report.html").read_text(encoding="utf-8"))
+            if t["header"][:2] == ["Arm", "Diameter"]][0]
+    for row in diam["rows"]:
+        s = [r["summary"]["by_diameter"][row["attrs"]["bin"]] for r in results if r["arm"] == row["attrs"]["arm"]]
+        assert row["cells"][2] == f"{sum(x['detected'] for x in s)}/{sum(x['n_lesions'] for x in s)}"
 
 
 def test_data_tables_match_their_files(demo_dir):
@@ -178,7 +255,8 @@ def _quality(demo_dir: Path) -> dict:
 def test_texture_trained_on_train_split_with_recorded_seeds(demo_dir):
     q = _quality(demo_dir)
     split = json.loads((demo_dir / "splits.json").read_text())[f"seed{SEED}"]
-    assert q["train_cases"] == split["train"] and q["test_cases"] == split["test"]
+    tumour_tests = [c for c in split["test"] if c not in split["test_tumour_free"]]
+    assert q["train_cases"] == split["train"] and q["test_cases"] == tumour_tests
     for folder in ("autoencoder", "model"):
         card = json.loads((demo_dir / "texture" / folder / "model_card.json").read_text())
         assert set(card["training_data"]["cases"]) <= set(split["train"]) and not set(card["training_data"]["cases"]) & set(split["test"])

@@ -118,3 +118,37 @@ def test_cli_predict_file_and_folder(tiny_ct, tiny_ct_aniso_oblique, tmp_path, c
     assert b.same_grid(tiny_ct_aniso_oblique[0]) and set(np.unique(b.array)) <= {0, 1, 2}
     assert main(["predict", "--model", str(tmp_path / "nope"), "--image", str(cts), "--out", str(tmp_path / "x")]) == 2
     assert "model folder not found" in capsys.readouterr().err
+
+
+def test_tumour_probability_map_lies_on_the_input_grid(tiny_ct, tiny_ct_aniso_oblique):
+    """The probability map: the tumour softmax, on the input grid (resampled 1.5 mm → anisotropic,
+    oblique input), consistent with the labels, zero where post-processing removed tumour."""
+    image, label = tiny_ct_aniso_oblique
+    seg, prob = predict_volume(_threshold_model(cls=2), image, device="cpu", overlap=0.25, return_probability=True)
+    assert prob.shape == image.shape and np.array_equal(prob.ijk_to_ras, image.ijk_to_ras) and seg.same_grid(image)
+    assert prob.array.dtype == np.float32 and 0.0 <= prob.array.min() and prob.array.max() <= 1.0
+    tumour = seg.array == 2
+    assert tumour.sum() > 50 and np.median(prob.array[tumour]) > 0.9 and np.median(prob.array[~tumour]) < 0.1
+    assert dice(prob.array > 0.5, tumour) > 0.9  # linear vs nearest interpolation differ only at edges
+    image2, label2 = tiny_ct
+    half = label2.array.copy()
+    half[:, :, : half.shape[2] // 2] = 0
+    seg2, prob2 = predict_volume(_threshold_model(cls=2), image2, pancreas=label2.with_array(half), device="cpu",
+                                 pancreas_margin_mm=0.0, return_probability=True)
+    assert prob2.same_grid(image2) and not (prob2.array[half == 0] > 0).any() and (prob2.array > 0.5).any()
+    assert predict_volume(_threshold_model(), image2, device="cpu").same_grid(image2)  # default: labels only
+
+
+def test_cli_predict_writes_the_probability_map(tiny_ct, tiny_ct_aniso_oblique, tmp_path):
+    folder = make_model_folder(tmp_path / "m")
+    cts = tmp_path / "cts"
+    write_volume(tiny_ct[0], cts / "a.nii.gz")
+    write_volume(tiny_ct_aniso_oblique[0], cts / "b.nrrd")
+    assert main(["predict", "--model", str(folder), "--image", str(cts / "b.nrrd"), "--out", str(tmp_path / "b.nii.gz"),
+                 "--probability-out", str(tmp_path / "b_prob.nii.gz"), "--device", "cpu"]) == 0
+    p = read_volume(tmp_path / "b_prob.nii.gz")
+    assert p.same_grid(tiny_ct_aniso_oblique[0]) and p.array.dtype == np.float32 and p.array.max() <= 1.0
+    assert main(["predict", "--model", str(folder), "--image", str(cts), "--out", str(tmp_path / "segs"),
+                 "--probability-out", str(tmp_path / "probs"), "--device", "cpu"]) == 0
+    assert read_volume(tmp_path / "probs" / "a.nii.gz").same_grid(tiny_ct[0])
+    assert read_volume(tmp_path / "probs" / "b.nii.gz").same_grid(tiny_ct_aniso_oblique[0])

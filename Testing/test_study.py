@@ -23,6 +23,11 @@ def test_shipped_specs_are_valid():
     for name, n_arms in (("paper-table1", 18), ("paper-table2-3", 15), ("smoke-table1", 6), ("smoke-table2-3", 5)):
         spec = load_spec(name)
         assert len(spec.arms) == n_arms and spec.evaluation["tolerance_mm"] == 2.0
+    for name, n_seeds in (("paper-table1", 3), ("paper-table2-3", 3), ("smoke-table2-3", 2)):
+        spec = load_spec(name)  # the paper's protocol with seeds: one fixed split, several training runs
+        assert spec.seeds == list(range(n_seeds)) and spec.split["seed"] == 0
+        assert len(plan_runs(spec)) == n_seeds * len(spec.arms)
+    assert load_spec("smoke-table2-3").split["test_only"] == ["normal_*"]
     t1 = load_spec("paper-table1")
     assert {a.arm_id for a in t1.arms} == set(t1.reference)  # every arm has the paper's numbers
     assert t1.split["test_fraction"] == 0.2  # 4:1 as the paper
@@ -44,6 +49,30 @@ def test_spec_expansion_and_errors():
             StudySpec.from_dict({**BASE, **change})
     with pytest.raises(InputError, match="matches no arm"):
         s.select(["swin*"])
+
+
+def test_seeds_per_arm_fixed_split_and_test_only_cases():
+    from SynTumorLib.experiments.study import split_cases
+
+    spec = StudySpec.from_dict({**BASE, "seeds": [0, 1], "arms": [{"model": "unet"}, {"model": "unet", "noise": "low",
+                                                                                        "seeds": [0, 1, 2]}]})
+    assert [(r.arm.arm_id, r.seed) for r in plan_runs(spec)] == [
+        ("unet-baseline", 0), ("unet-baseline", 1), ("unet-noise-low", 0), ("unet-noise-low", 1), ("unet-noise-low", 2)]
+    ids = [f"p{i:02d}" for i in range(20)] + ["normal_000", "normal_001"]
+    split = {**spec.split, "test_only": ["normal_*"]}
+    a, b = split_cases(split, ids, 0), split_cases(split, ids, 1)
+    assert a != b and {"normal_000", "normal_001"} <= set(a["test"]) and "normal_000" not in a["train"] + a["val"]
+    fixed = {**split, "seed": 5}
+    assert split_cases(fixed, ids, 0) == split_cases(fixed, ids, 1)  # split.seed: one test set for every seed
+    bad = [({"seeds": [1, 1]}, "twice"), ({"split": {"seed": "x"}}, "split.seed"),
+           ({"split": {"test_only": "normal_*"}}, "split.test_only"),
+           ({"arms": [{"model": "unet", "seeds": []}]}, "'seeds' must be a non-empty"),
+           ({"evaluation": {"hit_iou": 0}}, "hit IoU"), ({"evaluation": {"n_bootstrap": 5}}, "n_bootstrap"),
+           ({"evaluation": {"detection_threshold": "x"}}, "must be a number"),
+           ({"phantom": {"n_tumour_free": -1}}, "n_tumour_free")]
+    for change, msg in bad:
+        with pytest.raises(InputError, match=msg):
+            StudySpec.from_dict({**BASE, **change})
 
 
 def test_overrides_and_train_config(tmp_path):
@@ -153,6 +182,8 @@ def test_paper_table_layout(tmp_path):
 
 TINY = ["phantom.n_real=5", "phantom.n_healthy=2", "phantom.spacing=[4,4,4]", "budget.spacing=[4,4,4]", "budget.crop_size=[24,24,24]",
         "budget.iterations=3", "budget.val_every=3", "budget.warmup_iterations=0", "split.val_fraction=0.25"]
+# a tumour-free test-only case: the patient-level AUROC needs a negative
+NEGATIVE = ["phantom.n_tumour_free=1", 'split.test_only=["normal_*"]']
 
 
 @pytest.mark.slow
@@ -161,7 +192,7 @@ def test_smoke_study_end_to_end(tmp_path, capsys):
     out = tmp_path / "study"
     arms = ['arms={"models": ["unet"], "sizes": ["none", "large"], "noise": ["extreme"]}']
     args = ["study", "run", "smoke-table1", "--out", str(out)]
-    for s in TINY + arms:
+    for s in TINY + NEGATIVE + arms:
         args += ["--set", s]
     assert main(args + ["--dry-run"]) == 0
     assert "pending  unet-baseline" in capsys.readouterr().out and not out.exists()
@@ -169,11 +200,25 @@ def test_smoke_study_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "3 run(s) trained" in printed and "**With synthetic volumes**" in printed
     assert "| U-Net | Large |" in printed and "|  | noise extreme |" in printed
+    assert "## Paired comparisons against the baseline" in printed and "## Hypotheses" in printed
+    assert "U-Net: " in printed and "Detection (PI-CAI protocol)" in printed
     splits = json.loads((out / "splits" / "seed0.json").read_text())
-    assert len(splits["test"]) == 1 and not set(splits["val"]) & set(splits["test"])
+    assert splits["test"] == ["normal_000", "phantom_002"] and not set(splits["val"]) & set(splits["test"])
     rows = list(csv.DictReader(open(out / "results.csv")))
-    assert [r["arm"] for r in rows] == ["unet-baseline", "unet-size-large", "unet-noise-extreme"]
-    assert all(r["case"] == splits["test"][0] and 0.0 <= float(r["tumour_dice"]) <= 1.0 for r in rows)
+    assert [r["arm"] for r in rows] == [a for a in ["unet-baseline", "unet-size-large", "unet-noise-extreme"]
+                                        for _ in range(2)]
+    assert all(r["case"] in splits["test"] and 0.0 <= float(r["tumour_dice"]) <= 1.0 for r in rows)
+    assert all(0.0 <= float(r["tumour_score"]) <= 1.0 for r in rows)
+    cmp = list(csv.DictReader(open(out / "comparisons.csv")))
+    assert [c["arm"] for c in cmp] == ["unet-size-large", "unet-noise-extreme"]
+    assert all(c["baseline"] == "unet-baseline" and c["n_cases"] == "1" and c["verdict"] == "untestable" for c in cmp)
+    det = {d["arm"]: d for d in csv.DictReader(open(out / "detection.csv"))}
+    assert set(det) == {"unet-baseline", "unet-size-large", "unet-noise-extreme"}
+    assert all(d["n_cases"] == "2" and d["n_positive_cases"] == "1" and d["auroc"] != "" for d in det.values())
+    assert (out / "froc.png").stat().st_size > 1000
+    for arm in det:
+        prob = out / "runs" / arm / "seed0" / "prob"
+        assert sorted(p.name for p in prob.iterdir()) == [f"{c}.nii.gz" for c in splits["test"]]
     runs = out / "runs"
     assert json.loads((runs / "unet-noise-extreme" / "seed0" / "result.json").read_text())["splits"] == splits
     noisy_cfg = json.loads((runs / "unet-noise-extreme" / "seed0" / "model" / "model_card.json").read_text())["config"]
@@ -183,11 +228,11 @@ def test_smoke_study_end_to_end(tmp_path, capsys):
     for name in ("table.md", "table.html", "dsc_by_arm.png", "arms.csv", "study.json"):
         assert (out / name).is_file()
     # a re-run skips finished arms; another spec in the same folder is refused
-    spec = load_spec("smoke-table1", TINY + arms)
+    spec = load_spec("smoke-table1", TINY + NEGATIVE + arms)
     res = run_study(spec, out, only=["unet-baseline"])
     assert res["runs"][0]["status"] == "done"
     with pytest.raises(InputError, match="another spec"):
-        run_study(load_spec("smoke-table1", TINY + arms + ["budget.iterations=4"]), out, only=["unet-baseline"])
+        run_study(load_spec("smoke-table1", TINY + NEGATIVE + arms + ["budget.iterations=4"]), out, only=["unet-baseline"])
 
 
 @pytest.mark.slow
@@ -223,3 +268,63 @@ def test_bad_budget_or_model_settings_fail_before_any_work(tmp_path):
     spec = load_spec("smoke-table2-3", ["models.nnunet={\"epoch\": 1}", "arms.models=[\"nnunet\"]"])
     with pytest.raises(InputError, match=r"arm nnunet-baseline: nnunet config: unknown key 'epoch' \(did you mean 'epochs'\?\)"):
         run_study(spec, tmp_path / "nn", dry_run=True)
+
+
+def _fake_result(arm, seed, dsc_by_case, det=True):
+    """A run's result.json as run_one writes it (numbers made up; no training)."""
+    from SynTumorLib.experiments.spec import Arm
+
+    a = {"unet-baseline": Arm("unet"), "unet-noise-low": Arm("unet", noise="low"),
+         "unet-noise-high": Arm("unet", noise="high")}[arm]
+    cases = [{"case": c, "tumour_dice": d, "tumour_nsd": d * 0.9, "pancreas_dice": 0.8, "tumour_hd95": 3.0,
+              "ref_has_tumour": c != "n0", "ref_tumour_ml": 2.0, "pred_tumour_ml": 2.0, "size_class": "large",
+              "n_ref_lesions": int(c != "n0"), "lesion_tp": int(d > 0), "lesion_fp": 0, "tumour_score": min(1.0, d + 0.1)}
+             for c, d in dsc_by_case.items()]
+    dcases = [{"case": c["case"], "score": c["tumour_score"], "has_tumour": c["ref_has_tumour"],
+               "lesions": [{"hit": c["tumour_dice"] > 0.3, "confidence": c["tumour_score"] if c["tumour_dice"] > 0.3 else 0.0,
+                            "iou": 0.5, "diameter_mm": 30.0}] if c["ref_has_tumour"] else [],
+               "candidates": ([{"confidence": c["tumour_score"], "kind": "tp", "volume_mm3": 900.0}]
+                              if c["tumour_dice"] > 0.3 else [{"confidence": 0.2, "kind": "fp", "volume_mm3": 50.0}])}
+              for c in cases]
+    return {"study": "t", "arm": arm, "model": a.model, "size": a.size, "noise": a.noise, "seed": seed, "fold": None,
+            "splits": {}, "summary": {"metrics": {"tumour_dice": {"mean": sum(dsc_by_case.values()) / len(dsc_by_case)},
+                                                  "tumour_nsd": {"mean": 0.5}}},
+            "cases": cases, "timings": {"train_s": 1.0}, **({"detection_cases": dcases} if det else {})}
+
+
+def test_tables_with_seeds_paired_comparisons_and_detection(tmp_path, capsys):
+    """write_outputs / `syntumor study tables` on made-up runs of 3 arms × 2 seeds × 10 cases."""
+    import numpy as np
+
+    from SynTumorLib.experiments.comparisons import compare_arms
+    from SynTumorLib.utils.atomic import write_json_atomic
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.3, 0.7, 10)
+    spec = {**BASE, "arms": {"models": ["unet"], "noise": ["none", "low", "high"]}, "seeds": [0, 1],
+            "split": {"seed": 0}}
+    write_json_atomic(tmp_path / "spec.json", spec)
+    for seed in (0, 1):
+        for arm, shift in (("unet-baseline", 0.0), ("unet-noise-low", 0.0), ("unet-noise-high", -0.2)):
+            d = {f"c{i}": float(np.clip(base[i] + shift + rng.normal(0, 0.03), 0, 1)) for i in range(10)} | {"n0": 1.0}
+            write_json_atomic(tmp_path / "runs" / arm / f"seed{seed}" / "result.json", _fake_result(arm, seed, d))
+    assert main(["study", "tables", "--out", str(tmp_path)]) == 0
+    md = capsys.readouterr().out
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert len(rows) == 3 * 2 * 11
+    cmp = {c["arm"]: c for c in csv.DictReader(open(tmp_path / "comparisons.csv"))}
+    expect = {c["arm"]: c for c in compare_arms(rows, StudySpec.from_dict(spec).arms)}  # from results.csv itself
+    for arm in ("unet-noise-low", "unet-noise-high"):
+        assert float(cmp[arm]["dsc_delta"]) == pytest.approx(expect[arm]["dsc"]["delta"], rel=1e-5)
+        assert float(cmp[arm]["dsc_p_holm"]) == pytest.approx(expect[arm]["dsc"]["p_holm"], rel=1e-5)
+        assert cmp[arm]["n_cases"] == "10" and cmp[arm]["n_values"] == "20"  # the tumour-free case is left out
+    assert cmp["unet-noise-high"]["verdict"] == "supported" and cmp["unet-noise-low"]["verdict"] != "supported"
+    assert "the data support that high label noise lowers DSC" in md and "do not show that low label noise" in md
+    arms = {a["arm"]: a for a in csv.DictReader(open(tmp_path / "arms.csv"))}
+    b = arms["unet-baseline"]
+    assert float(b["dsc_ci_lo"]) < float(b["dsc_estimate"]) < float(b["dsc_ci_hi"]) and b["n_runs"] == "2"
+    cell = f"{100 * float(b['dsc_estimate']):.2f} [{100 * float(b['dsc_ci_lo']):.2f}, {100 * float(b['dsc_ci_hi']):.2f}]"
+    assert f"| U-Net | – | {cell} |" in md
+    det = {d["arm"]: d for d in csv.DictReader(open(tmp_path / "detection.csv"))}
+    assert det["unet-baseline"]["n_cases"] == "22" and float(det["unet-baseline"]["auroc"]) >= 0.0
+    assert (tmp_path / "froc.png").is_file() and "Paired comparisons" in (tmp_path / "table.html").read_text()

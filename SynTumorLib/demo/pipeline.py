@@ -49,6 +49,8 @@ class Budget:
     steps per training stage (None: the config's). ``study_jobs``: study runs trained side by side,
     one process each (the arms' tiny networks use one core each; see ``run_study(jobs=…)``).
     ``flip_prob``: the training augmentation's flip probability (None: the trainer's default).
+    ``tumour_free_cases``: tumour-free phantom cases (``normal_###``) added to the real cohort and
+    always tested, never trained on — the negatives of the patient-level AUROC.
     """
 
     name: str
@@ -73,30 +75,33 @@ class Budget:
     texture_diffusion_steps: int | None = None
     study_jobs: int = 1
     flip_prob: float | None = None  # None: the trainer's default augmentation
+    tumour_free_cases: int = 0
 
 
 BUDGETS: dict[str, Budget] = {
     # tests: 5 + 2 cases on a coarse grid, 2 training steps per arm and 3 per texture stage — checks
     # the chain, learns nothing
-    "tiny": Budget("tiny", 5, 2, (4.0, 4.0, 4.0), (48, 40, 32), 2, insert_cases=1, crop=32, iterations=2,
-                   lr=1e-3, channels=(4, 8, 16), val_every=2, test_fraction=0.25, val_fraction=0.0,
-                   texture_ae_steps=3, texture_diffusion_steps=3),
+    "tiny": Budget("tiny", 6, 2, (4.0, 4.0, 4.0), (48, 40, 32), 2, insert_cases=1, crop=32, iterations=2,
+                   lr=1e-3, channels=(4, 8, 16), val_every=2, test_fraction=0.34, val_fraction=0.0,
+                   texture_ae_steps=3, texture_diffusion_steps=3, tumour_free_cases=1),
     # the default, sized for a laptop CPU (measured: docs/results/demo.md): 2 mm grid around the pancreas,
-    # 10 arms, split 10/2/4.
+    # 10 arms; split 10/2/20 tumour cases + 6 tumour-free test cases (evaluation is cheap, and 20 paired
+    # test cases give the paired intervals some width to speak of).
     # The arms: 500 steps of batch 2 at 40³ (~0.15 s of CPU each on one torch thread), two arms at a time on
     # the two cores, lr 5e-3, no flips — at this scale a U-Net tells tumour from pancreas only after ~300
     # steps, and mirrored crops delay that further (measured for the smoke specs; 200 steps learnt the
     # pancreas only). The texture: the tiny config cut to 300 autoencoder / 600 denoiser steps (its
     # 600 / 1500 take ~7 min of one core) — a trained but short-trained model (docs/readme/90-demo.md)
-    "small": Budget("small", 16, 4, (2.0, 2.0, 2.0), (64, 56, 48), 4, insert_cases=2, crop=40, iterations=500,
-                    lr=5e-3, channels=(8, 16, 32, 64), val_every=100, test_fraction=0.25, val_fraction=0.15,
-                    texture_ae_steps=300, texture_diffusion_steps=600, study_jobs=2, flip_prob=0.0),
+    "small": Budget("small", 32, 4, (2.0, 2.0, 2.0), (64, 56, 48), 4, insert_cases=2, crop=40, iterations=500,
+                    lr=5e-3, channels=(8, 16, 32, 64), val_every=100, test_fraction=0.625, val_fraction=0.15,
+                    texture_ae_steps=300, texture_diffusion_steps=600, study_jobs=2, flip_prob=0.0,
+                    tumour_free_cases=6),
     # a GPU machine: more cases at 1.5 mm, 96³ crops, the paper's U-Net channels, 3 seeds; the texture
     # is the whole `tiny` config (minutes; the `default` one needs 100k + 200k GPU steps: train it apart
     # with `syntumor train` and pass it with --texture-model)
-    "full": Budget("full", 40, 20, (1.5, 1.5, 1.5), (160, 128, 96), 6, insert_cases=3, crop=96, iterations=4000,
-                   lr=1e-3, channels=(16, 32, 64, 128, 256), val_every=500, test_fraction=0.2, val_fraction=0.15,
-                   seeds=(0, 1, 2), device="auto", texture_config="tiny"),
+    "full": Budget("full", 60, 20, (1.5, 1.5, 1.5), (160, 128, 96), 6, insert_cases=3, crop=96, iterations=4000,
+                   lr=1e-3, channels=(16, 32, 64, 128, 256), val_every=500, test_fraction=0.4, val_fraction=0.15,
+                   seeds=(0, 1, 2), device="auto", texture_config="tiny", tumour_free_cases=10),
 }
 
 

@@ -24,7 +24,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:11
 padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #2a7;padding-bottom:.2em}h2{margin-top:1.6em;color:#175}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}th{background:#eef6f1}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}th{background:#eef6f1;
+white-space:normal;vertical-align:bottom}
 td:first-child,th:first-child{text-align:left}
 pre{background:#f5f5f5;padding:.6em;overflow-x:auto;font-size:.9em}
 figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #ddd}

@@ -8,7 +8,14 @@ import numpy as np
 
 from ..utils.jsonio import read_json
 from .aggregate import pct
-from .report_tables import RESULTS, add_paper_tables, add_size_class_table
+from .report_tables import (
+    RESULTS,
+    add_detection_table,
+    add_diameter_table,
+    add_paired_table,
+    add_paper_tables,
+    add_size_class_table,
+)
 from .report_texture import add_texture_section
 from .stages_study import arm_ids
 
@@ -23,14 +30,16 @@ def add_data_sections(rep, ctx, rows: list[dict], cohort_gallery: str) -> list[s
     figs = [cohort_gallery]
     s = rep.section("1. Cohorts and split")
     s.table([{"cohort": k, "cases": sum(r["cohort"] == k for r in rows), "pancreas mL (median)": _median(rows, "pancreas mL", k),
-              "tumour mL (median)": _median(rows, "tumour mL", k)} for k in ("real_tumours", "healthy")],
+              "tumour mL (median)": _median(rows, "tumour mL", k)} for k in ("real_tumours", "tumour_free", "healthy")
+             if any(r["cohort"] == k for r in rows)],
             source="data/*/records/*.json", caption="Cohorts (MSD layout under data/).")
     s.image(cohort_gallery, "One axial slice per case.")
     splits = read_json(ctx.out / "splits.json")
     s.table([{"seed": k, "part": part, "cases": len(ids), "case ids": ", ".join(ids)}
              for k, sp in splits.items() for part, ids in sp.items()], source="splits.json",
             caption="Train / validation / test split of the real cases (the study runner makes the same split; "
-                    "healthy cases only receive synthetic tumours during training).")
+                    "healthy cases only receive synthetic tumours during training; the tumour-free cases are "
+                    "test cases only — the negatives of the patient-level AUROC).")
     chk = ctx.results.get("check", {})
     for kind in ("real_tumours", "healthy"):
         r = chk.get(kind)
@@ -83,12 +92,21 @@ def add_result_sections(rep, ctx) -> list[str]:
     """Tables 1–3, all-arm metrics, by-size-class table, DSC plot, loss curves, prediction galleries."""
     ev = ctx.results["evaluate"]
     arms = ev["arms"]
+    free = ev.get("test_tumour_free", [])
     s = rep.section("6–7. Segmentation: Tables 1–3 on the phantom")
     s.paragraph("One small U-Net per arm, trained by the study runner on the real training cases — plus online synthetic "
                 "tumours in the healthy cases (size arms) or with corrupted labels (noise arms) — and evaluated on the "
-                f"held-out test cases ({', '.join(ev['test_cases'])}) against the clean labels.")
-    add_paper_tables(s, arms)
-    s.image(ev["plots"]["dsc_by_arm"], "Tumour DSC and NSD by arm (mean ± sd over test cases).")
+                f"{len(ev['test_cases']) - len(free)} held-out test cases with a tumour "
+                f"({', '.join(c for c in ev['test_cases'] if c not in free)}) against the clean labels"
+                + (f"; the {len(free)} tumour-free test cases ({', '.join(free)}) enter only the detection metrics." if free
+                   else "."))
+    add_paper_tables(s, arms, ev["intervals"], ev["bootstrap"])
+    s.image(ev["plots"]["dsc_by_arm"], "Tumour DSC and NSD by arm (mean and 95 % bootstrap CI over the test cases).")
+    s = rep.section("Paired comparisons and hypotheses")
+    s.paragraph("Every arm against the baseline U-Net on the same test cases. At this budget the arms are small networks "
+                "trained for minutes on phantoms: the sentences say what these data show, not what the paper's "
+                "hypotheses are worth on real CT.")
+    add_paired_table(s, ev["comparisons"], ev["bootstrap"])
     header = ["Arm", "DSC mean (%)", "NSD mean (%)", "n", "lesion sensitivity (%)", "FP lesions per case",
               "pancreas DSC (%)"]
     s.grouped_table(header, [(None, [({"arm": a}, [a, pct(arms[a]["dsc_mean"]), pct(arms[a]["nsd_mean"]), str(arms[a]["n"]),
@@ -96,11 +114,24 @@ def add_result_sections(rep, ctx) -> list[str]:
                                                  pct(arms[a]["pancreas_dsc_mean"])]) for a in arm_ids()])],
                     RESULTS, "Every arm: tumour and pancreas metrics (pancreas DSC and FP over all test cases). "
                     "Source: " + RESULTS + ".")
-    s = rep.section("Evaluation by tumour size class")
+    s = rep.section("Evaluation by tumour size class and diameter")
     add_size_class_table(s, ev["by_size_class"])
+    add_diameter_table(s, ev["by_diameter"])
+    s = rep.section("Lesion detection: FROC, average precision, AUROC")
+    if ev.get("detection"):
+        n_pos = next(iter(ev["detection"].values()))["n_positive_cases"]
+        n_all = next(iter(ev["detection"].values()))["n_cases"]
+        s.paragraph(f"PANORAMA-style detection from each arm's tumour probability maps on the {n_all} test cases "
+                    f"({n_pos} with a tumour, {n_all - n_pos} tumour-free). The AUROC asks whether a case's highest "
+                    "tumour probability tells the tumour cases from the tumour-free ones; the FROC how many lesions "
+                    "are found at a given number of false-positive candidates per case.")
+        add_detection_table(s, ev["detection"], ev["rule"])
+        s.image(ev["plots"]["froc"], "Lesion-level FROC of every arm (sensitivity vs false positives per case).")
+    else:
+        s.paragraph("No probability maps: detection metrics are not available for this run.")
     s = rep.section("Training curves and predictions")
     s.image(ev["plots"]["loss"], "Training loss and validation tumour Dice of every arm.")
-    figs = [ev["plots"]["dsc_by_arm"], ev["plots"]["loss"]]
+    figs = [ev["plots"]["dsc_by_arm"], ev["plots"]["loss"]] + ([ev["plots"]["froc"]] if "froc" in ev["plots"] else [])
     for g in ev["predictions"]:
         s.image(g["src"], f"Predictions of every arm on test case {g['case']}.")
         figs.append(g["src"])

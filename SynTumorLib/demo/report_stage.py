@@ -16,6 +16,7 @@ import numpy as np
 from .. import __version__
 from ..utils.jsonio import read_json
 from .report import HtmlReport
+from .stages_data import TUMOUR_FREE_PREFIX
 
 NOT_CLINICAL = ("All images are procedural phantoms generated on this machine, not patient data; every "
                 "number here describes the phantom run at the stated budget and is not a clinical result.")
@@ -29,8 +30,9 @@ def _cohort_rows(root: Path, kind: str) -> list[dict]:
         rec_path = root / "records" / f"{cid}.json"
         rec = read_json(rec_path) if rec_path.exists() else {}
         tum = rec.get("tumours", [])
+        free = kind == "real_tumours" and cid.startswith(f"{TUMOUR_FREE_PREFIX}_")  # the tumour-free test-only cases
         rows.append({
-            "case": cid, "cohort": kind, "seed": rec.get("seed"),
+            "case": cid, "cohort": "tumour_free" if free else kind, "seed": rec.get("seed"),
             "pancreas mL": rec.get("pancreas_ml"), "tumour mL": rec.get("tumour_ml"),
             "tumour Ø mm (planned)": ", ".join(f"{t['diameter_mm']:.1f}" for t in tum) or "—",
             "site": ", ".join(t["region"] for t in tum) or "—",
@@ -75,6 +77,13 @@ def _commands(ctx) -> str:
             tum = " --tumours" if info["tumours_per_case"] else ""
             lines.append(f"syntumor phantom --out {info['path']} --cases {info['cases']}{tum} --seed {info['seed']} "
                          f"--spacing {sp}{shape} --prefix {info['prefix']} --name SynTumorPhantom_{kind}")
+    free = c.get("tumour_free")
+    if free:
+        shape_arg = f", shape={tuple(b.shape)}" if b.shape else ""
+        lines += ["# tumour-free test-only cases (the AUROC's negatives) in the same folder as the real cases",
+                  "python -c 'from SynTumorLib.experiments.data import add_tumour_free_cases; add_tumour_free_cases("
+                  f"\"{free['path']}\", {free['cases']}, {free['seed']}, spacing={tuple(b.spacing)}{shape_arg}, "
+                  f"prefix=\"{free['prefix']}\")'"]
     lines += [f"syntumor dataset check {c[k]['path']}" for k in ("real_tumours", "healthy") if k in c]
     lines += ["# 2. size classes from the quartiles of the real tumours",
               "syntumor sizes analyze data/real_tumours --out sizes"]
@@ -108,9 +117,10 @@ def _commands(ctx) -> str:
                      f"--seed {child_seed(noise['seeds'][0], 'noise', lv)} --control-points 3 --mode independent")
     lines += ["# 5–6. train every arm, predict and evaluate the test cases, write results.csv and the tables",
               "syntumor study run study_spec.json --out study",
-              "syntumor study tables --out study",
-              "# one arm's evaluation again (cases.csv, lesions.csv, summary.json)",
+              "syntumor study tables --out study   # tables with CIs, comparisons.csv, detection.csv, froc.png",
+              "# one arm's evaluation again (cases.csv, lesions.csv, summary.json, detection.json)",
               f"syntumor evaluate --pred study/runs/unet-size-large/seed{noise.get('seeds', [0])[0]}/pred "
+              f"--prob study/runs/unet-size-large/seed{noise.get('seeds', [0])[0]}/prob "
               "--ref data/real_tumours --out eval_large --size-classes sizes/size_classes.json"]
     return "\n".join(lines)
 
@@ -133,11 +143,14 @@ def write_report(ctx) -> dict:
                      f"budget {b.name} · seed {ctx.seed} · SynTumorLib {__version__}")
     s = rep.section("What this run did")
     s.paragraph(NOT_CLINICAL, cls="warn")
-    s.paragraph(f"On {b.real_cases} phantom CTs with 'real' pancreatic tumours (MSD-like) and {b.healthy_cases} healthy "
+    s.paragraph(f"On {b.real_cases} phantom CTs with 'real' pancreatic tumours (MSD-like), {b.tumour_free_cases} "
+                f"tumour-free test CTs and {b.healthy_cases} healthy "
                 "phantom CTs (NIH/BTCV-like): a train/validation/test split, size classes from the quartiles of the real "
                 "tumours, synthetic tumours of every class, label noise at four levels, a small U-Net trained on every "
                 "arm of the paper's Tables 1–3 through the study runner, and an evaluation on the held-out test cases "
-                "(DSC, NSD at 2 mm, lesion sensitivity, by size class). Pancreas is green, tumour red in every figure.")
+                "(DSC, NSD at 2 mm with bootstrap 95 % CIs, paired comparisons with the baseline and one sentence per "
+                "hypothesis, lesion sensitivity by size class and diameter, and PANORAMA-style detection: FROC, "
+                "average precision, patient-level AUROC). Pancreas is green, tumour red in every figure.")
     s.paragraph(f"Budget '{b.name}': {b.iterations} training steps of batch {b.batch_size} on {b.crop}³ crops at "
                 f"{b.spacing[0]:g} mm per arm. The tiny and small budgets are far too short for the networks to "
                 "converge: their numbers show that the chain runs end to end, not which arm is better.")

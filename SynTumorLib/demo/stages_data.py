@@ -24,8 +24,20 @@ NOISE_OPTIONS = {"control_points": 3, "mode": "independent"}  # the paper's x, y
 
 
 def study_seeds(ctx) -> list[int]:
-    """The study's seeds: the demo seed offset by the budget's seeds (one split + training per seed)."""
+    """The study's seeds: the demo seed offset by the budget's seeds (one training run per seed; they
+    share the first seed's split — see :func:`split_settings`)."""
     return [ctx.seed + int(s) for s in ctx.budget.seeds]
+
+
+TUMOUR_FREE_PREFIX = "normal"
+
+
+def split_settings(ctx) -> dict:
+    """The study spec's ``split``: the budget's fractions, one shuffle (the first study seed's) for
+    every seed, and the tumour-free cases as test-only cases."""
+    b = ctx.budget
+    return {"test_fraction": b.test_fraction, "val_fraction": b.val_fraction, "seed": study_seeds(ctx)[0],
+            "test_only": [f"{TUMOUR_FREE_PREFIX}_*"]}
 
 
 def _sub(cb, lo: float, hi: float):
@@ -36,9 +48,11 @@ def _sub(cb, lo: float, hi: float):
 # ----------------------------------------------------------------------------- 1. cohort + split
 def stage_cohort(ctx) -> dict:
     """Two phantom cohorts — 'real' tumour cases (MSD-like) and healthy cases (NIH/BTCV-like) — and
-    the train / validation / test split of the real cases for every study seed (``splits.json``)."""
+    the train / validation / test split of the real cases for every study seed (``splits.json``).
+    The budget's tumour-free cases join the 'real' cohort as test-only cases (the AUROC's negatives)."""
     from ..data.phantom import generate_cohort
-    from ..segmentation.splits import make_splits
+    from ..experiments.data import add_tumour_free_cases
+    from ..experiments.study import split_cases
 
     b = ctx.budget
     out: dict[str, Any] = {}
@@ -54,9 +68,16 @@ def stage_cohort(ctx) -> dict:
                         case_prefix=prefix)
         out[kind] = {"path": str(path.relative_to(ctx.out)), "seed": seed, "cases": n, "tumours_per_case": int(tumours),
                      "prefix": prefix}
-    ids = [f"pancreas_{i:03d}" for i in range(b.real_cases)]
+    free = []
+    if b.tumour_free_cases:
+        seed = ctx.child_seed("cohort", "tumour_free")
+        free = add_tumour_free_cases(ctx.real_dir, b.tumour_free_cases, seed, spacing=b.spacing, shape=b.shape,
+                                     prefix=TUMOUR_FREE_PREFIX)
+        out["tumour_free"] = {"path": str(ctx.real_dir.relative_to(ctx.out)), "seed": seed, "cases": len(free),
+                              "prefix": TUMOUR_FREE_PREFIX}
+    ids = [f"pancreas_{i:03d}" for i in range(b.real_cases)] + free
     healthy = [f"healthy_{i:03d}" for i in range(b.healthy_cases)]
-    splits = {f"seed{s}": {**make_splits(ids, s, b.test_fraction, b.val_fraction), "healthy_train": healthy}
+    splits = {f"seed{s}": {**split_cases(split_settings(ctx), ids, s), "test_tumour_free": free, "healthy_train": healthy}
               for s in study_seeds(ctx)}
     write_json_atomic(ctx.out / "splits.json", splits)
     out["splits"] = {k: {part: len(v) for part, v in sp.items()} for k, sp in splits.items()}

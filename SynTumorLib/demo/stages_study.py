@@ -18,7 +18,7 @@ from ..utils.atomic import write_json_atomic
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
 from .aggregate import arm_summary, read_results, size_class_summary
-from .stages_data import LEVELS, NOISE_OPTIONS, study_seeds
+from .stages_data import LEVELS, NOISE_OPTIONS, split_settings, study_seeds
 
 SIZE_ARMS = ("tiny", "small", "medium", "large", "mixed")
 MODEL = "unet"
@@ -39,7 +39,7 @@ def build_spec(ctx) -> dict[str, Any]:
         "description": "Built by `syntumor demo` from its phantom cohort; phantom numbers are not clinical results.",
         "table": "size",
         "datasets": {"real": str(ctx.real_dir), "healthy": [str(ctx.healthy_dir)]},
-        "split": {"test_fraction": b.test_fraction, "val_fraction": b.val_fraction},
+        "split": split_settings(ctx),
         "seeds": study_seeds(ctx),
         "arms": ([{"model": MODEL}] + [{"model": MODEL, "size": s} for s in SIZE_ARMS]
                  + [{"model": MODEL, "noise": lv} for lv in LEVELS]),
@@ -88,8 +88,41 @@ def _histories(ctx, seed: int) -> dict[str, list[dict]]:
     return out
 
 
+def _statistics(ctx, rows: list[dict]) -> dict[str, Any]:
+    """Bootstrap intervals and paired comparisons (from ``results.csv``), detection and sensitivity
+    by diameter (from the runs' ``result.json``), with the rule and bootstrap settings of the spec."""
+    from ..experiments import StudySpec
+    from ..experiments.comparisons import arm_intervals, compare_arms
+    from ..experiments.detection import arm_detection, plot_froc
+    from ..experiments.tables import collect_results
+    from ..metrics.size_breakdown import DIAMETER_BINS
+
+    spec = StudySpec.from_dict(read_json(ctx.out / "study_spec.json"))
+    ev = spec.evaluation
+    boot = {"n_bootstrap": ev["n_bootstrap"], "bootstrap_seed": ev["bootstrap_seed"]}
+    intervals = arm_intervals(rows, arm_ids(), ev["include_empty"], ev["n_bootstrap"], ev["bootstrap_seed"])
+    comparisons = compare_arms(rows, spec.arms, ev["include_empty"], ev["n_bootstrap"], ev["bootstrap_seed"])
+    results = collect_results(ctx.study_dir)
+    det = arm_detection(results, arm_ids())
+    if det:
+        plot_froc(det, ctx.img_dir / "froc.png", f"Lesion-level FROC of every arm (IoU ≥ {ev['hit_iou']:g}; "
+                  f"{ctx.budget.name} budget, phantom)")
+    by_diameter = []
+    for arm in arm_ids():
+        runs = [r for r in results if r["arm"] == arm]
+        for name in DIAMETER_BINS.names:
+            n = sum(r["summary"]["by_diameter"][name]["n_lesions"] for r in runs)
+            found = sum(r["summary"]["by_diameter"][name]["detected"] for r in runs)
+            by_diameter.append({"arm": arm, "bin": name, "lesions": n, "detected": found,
+                                "sensitivity": found / n if n else None})
+    return {"intervals": intervals, "comparisons": comparisons, "detection": det, "by_diameter": by_diameter,
+            "rule": {k: ev[k] for k in ("detection_threshold", "min_lesion_mm3", "hit_iou")}, "bootstrap": boot,
+            "include_empty": ev["include_empty"]}
+
+
 def stage_evaluate(ctx) -> dict:
-    """Aggregate ``results.csv`` per arm and per size class, plot DSC/NSD by arm and the loss curves,
+    """Aggregate ``results.csv`` per arm and per size class (with bootstrap intervals and the paired
+    comparisons), the detection metrics and FROC curves, plot DSC/NSD by arm and the loss curves,
     and draw predictions vs ground truth for the first test cases."""
     from ..data.datasets import open_dataset
     from ..data.io import read_volume
@@ -107,9 +140,14 @@ def stage_evaluate(ctx) -> dict:
         raise InputError(f"{ctx.study_dir / 'results.csv'}: no results for arms {missing}")
     by_size = size_class_summary(rows, CLASS_ORDER)
     ctx.img_dir.mkdir(parents=True, exist_ok=True)
-    plot_rows = [{"arm": a, **{k: arms[a][k] for k in ("dsc_mean", "dsc_sd", "nsd_mean", "nsd_sd")}} for a in arm_ids()]
+    stats = _statistics(ctx, rows)
+    ci = stats["intervals"]
+    plot_rows = [{"arm": a, **{k: arms[a][k] for k in ("dsc_mean", "dsc_sd", "nsd_mean", "nsd_sd")},
+                  **{f"{m}_{k}": ci[a][m][b] for m in ("dsc", "nsd")
+                     for k, b in (("estimate", "estimate"), ("ci_lo", "lo"), ("ci_hi", "hi"))}} for a in arm_ids()]
     plot_arms(plot_rows, ctx.img_dir / "dsc_by_arm.png",
-              f"Tumour DSC and NSD (2 mm) by arm, mean ± sd over test cases — {ctx.budget.name} budget, phantom")
+              f"Tumour DSC and NSD (2 mm) by arm, mean and 95 % CI (bootstrap over test cases) — {ctx.budget.name} "
+              "budget, phantom")
     seed = study_seeds(ctx)[0]
     loss_curves(_histories(ctx, seed), ctx.img_dir / "loss_curves.png",
                 f"Training of every arm (seed {seed}): loss and validation tumour Dice")
@@ -118,7 +156,8 @@ def stage_evaluate(ctx) -> dict:
     split = read_json(ctx.out / "splits.json")[f"seed{seed}"]
     ds = open_dataset(ctx.real_dir)
     galleries = []
-    tests = split["test"][: max(1, ctx.budget.figure_cases // 2)]
+    tumour_tests = [c for c in split["test"] if c not in split.get("test_tumour_free", [])]
+    tests = tumour_tests[: max(1, ctx.budget.figure_cases // 2)]
     for n, case in enumerate(tests):
         image, ref = ds.load(ds.case(case))
         preds = {a: read_volume(ctx.study_dir / "runs" / a / f"seed{seed}" / "pred" / f"{case}.nii.gz")
@@ -128,8 +167,11 @@ def stage_evaluate(ctx) -> dict:
         galleries.append({"case": case, "src": str(Path(path).relative_to(ctx.out))})
         if cb:
             cb(0.4 + 0.6 * (n + 1) / len(tests), case)
+    plots = {"dsc_by_arm": "img/dsc_by_arm.png", "loss": "img/loss_curves.png"}
+    if stats["detection"]:
+        plots["froc"] = "img/froc.png"
     result = {"source": str((ctx.study_dir / "results.csv").relative_to(ctx.out)), "arms": arms,
-              "by_size_class": by_size, "plots": {"dsc_by_arm": "img/dsc_by_arm.png", "loss": "img/loss_curves.png"},
-              "predictions": galleries, "test_cases": split["test"], "seed": seed}
+              "by_size_class": by_size, "plots": plots, "predictions": galleries, "test_cases": split["test"],
+              "test_tumour_free": split.get("test_tumour_free", []), "seed": seed, **stats}
     write_json_atomic(ctx.out / "evaluation.json", result)
     return result

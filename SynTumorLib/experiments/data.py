@@ -1,6 +1,8 @@
 """The data a study's arms train on, prepared once under ``OUT/data/`` and reused by every arm:
 
-* ``phantom-real`` / ``phantom-healthy`` — phantom cohorts when a dataset is ``"phantom"``;
+* ``phantom-real`` / ``phantom-healthy`` — phantom cohorts when a dataset is ``"phantom"``; with
+  ``phantom.n_tumour_free`` the real cohort also holds that many tumour-free cases (``normal_###``;
+  the smoke specs test them only — ``split.test_only`` — for the patient-level AUROC);
 * ``healthy-merged`` — several healthy datasets (NIH + BTCV) merged into one MSD dataset (the
   trainer takes one healthy folder); case ids are prefixed with the source's folder name;
 * ``noisy-<level>-s<seed>`` — the real dataset with corrupted tumour labels (noise arms);
@@ -36,10 +38,40 @@ def _phantom_cohort(out: Path, spec: StudySpec, healthy: bool, progress: Progres
     p = spec.phantom
     n = p["n_healthy"] if healthy else p["n_real"]
     folder = out / ("phantom-healthy" if healthy else "phantom-real")
-    return generate_cohort(folder, int(n), seed=child_seed(int(p["seed"]), "healthy" if healthy else "real"),
-                           tumours=0 if healthy else p["tumours"], spacing=tuple(p["spacing"]),
-                           fov_mm=tuple(p["fov_mm"]), name=folder.name, progress=progress,
-                           case_prefix="healthy" if healthy else "phantom")
+    generate_cohort(folder, int(n), seed=child_seed(int(p["seed"]), "healthy" if healthy else "real"),
+                    tumours=0 if healthy else p["tumours"], spacing=tuple(p["spacing"]),
+                    fov_mm=tuple(p["fov_mm"]), name=folder.name, progress=progress,
+                    case_prefix="healthy" if healthy else "phantom")
+    if not healthy and int(p.get("n_tumour_free") or 0):
+        add_tumour_free_cases(folder, int(p["n_tumour_free"]), child_seed(int(p["seed"]), "tumour-free"),
+                              spacing=tuple(p["spacing"]), fov_mm=tuple(p["fov_mm"]))
+    return folder
+
+
+def add_tumour_free_cases(folder: str | os.PathLike, n: int, seed: int, spacing, shape=None, fov_mm=None,
+                          prefix: str = "normal", progress: ProgressCallback | None = None) -> list[str]:
+    """Add ``n`` tumour-free phantom cases ``<prefix>_###`` (case i: ``child_seed(seed, "case", i)``)
+    to an MSD dataset — the negatives of a patient-level AUROC. Resumable; returns their ids."""
+    from ..data.msd import MSDWriter
+    from ..data.phantom import generate_case
+    from ..data.phantom.generator import DEFAULT_FOV_MM
+
+    writer = MSDWriter(folder)
+    ids = []
+    for i in range(int(n)):
+        cid = f"{prefix}_{i:03d}"
+        ids.append(cid)
+        if progress:
+            progress(i / max(n, 1), cid)
+        if writer.has_case(cid) and writer.record_path(cid).exists():
+            continue
+        cs = child_seed(seed, "case", i)
+        image, label, info = generate_case(cs, spacing=spacing, shape=shape, tumours=0,
+                                           fov_mm=DEFAULT_FOV_MM if fov_mm is None else fov_mm)
+        writer.add_case(cid, image, label, record={**info, "cohort_seed": int(seed), "case_index": i, "case_id": cid},
+                        info={"seed": cs, "pancreas_ml": info["pancreas_ml"], "tumour_ml": info["tumour_ml"],
+                              "n_tumours": 0, "tumour_diameters_mm": []})
+    return ids
 
 
 def _merge_healthy(sources: list[str], folder: Path, progress: ProgressCallback | None) -> Path:

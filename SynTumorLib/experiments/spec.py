@@ -7,12 +7,16 @@ versions). Keys::
     table                  "size" (Table 1 layout) or "noise" (Tables 2–3 layout)
     datasets.real          real-tumour dataset (MSD Task07 …) or "phantom"
     datasets.healthy       list of healthy datasets (NIH, BTCV …) or ["phantom"]; [] when unused
-    phantom                {n_real, n_healthy, seed, spacing, fov_mm, tumours} when a dataset is "phantom"
-    split                  {test_fraction, val_fraction} (4:1 as the paper) or {n_folds, folds, val_fraction}
-    seeds                  list of integer seeds (each seed: its own split shuffle and training seed)
+    phantom                {n_real, n_healthy, seed, spacing, fov_mm, tumours, n_tumour_free} when a dataset
+                           is "phantom" (n_tumour_free: tumour-free cases normal_### added to the real cohort)
+    split                  {test_fraction, val_fraction} (4:1 as the paper) or {n_folds, folds, val_fraction};
+                           optional "seed": one split shuffle for every study seed (null: each seed its own),
+                           "test_only": case-id patterns (e.g. ["normal_*"]) always tested, never trained on
+    seeds                  list of integer seeds (each seed: one training run per arm, and its own split
+                           shuffle unless split.seed is set)
     arms                   {models: [...], sizes: [...], noise: [...]} — expanded to baselines + every
                            model × size (sizes except "none") + every model × noise level; or a list of
-                           {model, size, noise} objects
+                           {model, size, noise, seeds} objects ("seeds": that arm's own seeds)
     budget                 TrainConfig keys shared by the MONAI arms (iterations, crop_size, batch_size …)
     models                 per model: {"model": {name, args}, ...other TrainConfig keys}; "nnunet":
                            NNUNetConfig keys (epochs, iterations_per_epoch, …)
@@ -24,7 +28,9 @@ versions). Keys::
                            directory) or such an object inline; a file is held as its content. Every size arm (tiny … large)
                            must be a class of it; "mixed" draws with its probabilities
     noise_options          extra keyword arguments of corrupt_dataset (control_points, mode …)
-    evaluation             {tolerance_mm, size_classes, include_empty}
+    evaluation             {tolerance_mm, size_classes, include_empty, detection_threshold, min_lesion_mm3,
+                           hit_iou, n_bootstrap, bootstrap_seed} — detection: candidates from the tumour
+                           probability maps (metrics.detection); statistics: experiments.comparisons
     device                 auto | cpu | cuda | cuda:N
     reference              optional published numbers per arm id: {"unet-baseline": {"dsc": 48.48, "nsd": 43.26}}
 
@@ -60,9 +66,12 @@ TABLES = ("size", "noise")
 TOP_KEYS = {"name", "title", "description", "table", "datasets", "phantom", "split", "seeds", "arms", "budget",
             "models", "synthesis", "noise_options", "evaluation", "device", "reference"}
 PHANTOM_DEFAULTS = {"n_real": 10, "n_healthy": 6, "seed": 0, "spacing": [2.0, 2.0, 2.0],
-                    "fov_mm": [128.0, 96.0, 80.0], "tumours": 1}
-SPLIT_DEFAULTS = {"test_fraction": 0.2, "val_fraction": 0.2, "n_folds": None, "folds": None}
-EVAL_DEFAULTS = {"tolerance_mm": 2.0, "size_classes": "syntumor", "include_empty": False}
+                    "fov_mm": [128.0, 96.0, 80.0], "tumours": 1, "n_tumour_free": 0}
+SPLIT_DEFAULTS = {"test_fraction": 0.2, "val_fraction": 0.2, "n_folds": None, "folds": None, "seed": None,
+                  "test_only": []}
+EVAL_DEFAULTS = {"tolerance_mm": 2.0, "size_classes": "syntumor", "include_empty": False,
+                 "detection_threshold": 0.1, "min_lesion_mm3": 10.0, "hit_iou": 0.1,
+                 "n_bootstrap": 2000, "bootstrap_seed": 0}
 SYNTH_DEFAULTS = {"synthetic_prob": 0.5, "offline_copies": 2, "size_classes": "syntumor"}
 
 
@@ -73,6 +82,7 @@ class Arm:
     model: str
     size: str = "none"
     noise: str = "none"
+    seeds: tuple[int, ...] | None = None  # this arm's own seeds (None: the spec's)
 
     @property
     def arm_id(self) -> str:
@@ -100,9 +110,13 @@ def _expand_arms(arms: Any) -> list[Arm]:
     if isinstance(arms, list):
         out = []
         for a in arms:
-            if not isinstance(a, dict) or "model" not in a or set(a) - {"model", "size", "noise"}:
-                _fail(f"each arm must be an object with 'model' and optional 'size', 'noise', got {a!r}")
-            out.append(Arm(a["model"], a.get("size", "none"), a.get("noise", "none")))
+            if not isinstance(a, dict) or "model" not in a or set(a) - {"model", "size", "noise", "seeds"}:
+                _fail(f"each arm must be an object with 'model' and optional 'size', 'noise', 'seeds', got {a!r}")
+            seeds = a.get("seeds")
+            if seeds is not None:
+                _check_seeds(seeds, f"arm {a!r}: 'seeds'")
+                seeds = tuple(seeds)
+            out.append(Arm(a["model"], a.get("size", "none"), a.get("noise", "none"), seeds))
     elif isinstance(arms, dict):
         check_keys(arms, ("models", "sizes", "noise"), "study spec 'arms'")
         models = arms.get("models") or _fail("'arms.models' must list at least one model")
@@ -128,6 +142,46 @@ def _expand_arms(arms: Any) -> list[Arm]:
     if not out:
         _fail("no arms")
     return out
+
+
+def _check_seeds(seeds: Any, what: str = "'seeds'") -> None:
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        _fail(f"{what} must be a non-empty list of integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        _fail(f"{what} lists a seed twice: {seeds!r}")
+
+
+def _check_evaluation(ev: dict) -> dict:
+    """Numbers of the detection rule and the bootstrap (types and ranges; the rule checks itself)."""
+    from ..metrics.detection import DetectionRule
+
+    for key in ("detection_threshold", "min_lesion_mm3", "hit_iou"):
+        if not isinstance(ev[key], (int, float)) or isinstance(ev[key], bool):
+            _fail(f"evaluation.{key} must be a number, got {ev[key]!r}")
+    try:
+        DetectionRule(ev["detection_threshold"], ev["min_lesion_mm3"], ev["hit_iou"])
+    except InputError as e:
+        _fail(f"evaluation: {e}")
+    for key, low in (("n_bootstrap", 100), ("bootstrap_seed", 0)):
+        v = ev[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            _fail(f"evaluation.{key} must be an integer ≥ {low}, got {v!r}")
+    return ev
+
+
+def _check_split_extras(split: dict) -> None:
+    if split["seed"] is not None and (not isinstance(split["seed"], int) or isinstance(split["seed"], bool)):
+        _fail(f"split.seed must be an integer or null, got {split['seed']!r}")
+    t = split["test_only"]
+    if not isinstance(t, list) or not all(isinstance(x, str) and x.strip() for x in t):
+        _fail(f"split.test_only must be a list of case-id patterns, got {t!r}")
+
+
+def _check_phantom(p: dict) -> dict:
+    n = p["n_tumour_free"]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        _fail(f"phantom.n_tumour_free must be an integer ≥ 0, got {n!r}")
+    return p
 
 
 def _anchor(value: str, base_dir: Path) -> str:
@@ -221,9 +275,9 @@ class StudySpec:
         if any(a.size != "none" for a in arms) and not datasets["healthy"]:
             _fail("size arms synthesise tumours into healthy scans: give 'datasets.healthy'")
         seeds = d.get("seeds", [0])
-        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-            _fail(f"'seeds' must be a non-empty list of integers, got {seeds!r}")
+        _check_seeds(seeds)
         split = _merge("split", SPLIT_DEFAULTS, d.get("split"))
+        _check_split_extras(split)
         if split["n_folds"] is not None:
             n = split["n_folds"]
             if not isinstance(n, int) or n < 2:
@@ -254,11 +308,11 @@ class StudySpec:
             raw["synthesis"]["size_classes"] = copy.deepcopy(synthesis["size_classes"])
         return cls(
             name=name, table=table, datasets=datasets, arms=arms, title=str(d.get("title", "")),
-            description=str(d.get("description", "")), phantom=_merge("phantom", PHANTOM_DEFAULTS, d.get("phantom")),
+            description=str(d.get("description", "")), phantom=_check_phantom(_merge("phantom", PHANTOM_DEFAULTS, d.get("phantom"))),
             split=split, seeds=list(seeds), budget=dict(d.get("budget") or {}), models=copy.deepcopy(models),
             synthesis=synthesis,
             noise_options=dict(d.get("noise_options") or {}),
-            evaluation=_merge("evaluation", EVAL_DEFAULTS, d.get("evaluation")), device=device,
+            evaluation=_check_evaluation(_merge("evaluation", EVAL_DEFAULTS, d.get("evaluation"))), device=device,
             reference=dict(d.get("reference") or {}), raw=raw,
         )
 

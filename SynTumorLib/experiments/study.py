@@ -8,9 +8,11 @@ Output folder::
     OUT/runs/<arm>/seed<S>[-fold<F>]/
         model/ | nnunet/            the trained model (MONAI model folder, or the nnU-Net work folder)
         pred/<case>.nii.gz          predictions of the test cases
-        eval/                       cases.csv, lesions.csv, summary.json, summary.md
+        prob/<case>.nii.gz          their tumour probability maps (MONAI arms; detection metrics)
+        eval/                       cases.csv, lesions.csv, summary.json, summary.md, detection.json
         result.json                 written last: the run is finished (a re-run skips it)
-    OUT/results.csv, arms.csv, table.md, table.html, dsc_by_arm.png, study.json
+    OUT/results.csv, arms.csv, comparisons.csv, detection.csv, table.md, table.html, dsc_by_arm.png,
+        froc.png, study.json
 
 The validation split (model selection) is separate from the test split (evaluation); every arm of a
 seed sees the same three lists. Arms whose ``result.json`` exists are skipped, and interrupted
@@ -53,17 +55,39 @@ class Run:
 
 
 def plan_runs(spec: StudySpec, only: list[str] | None = None) -> list[Run]:
-    return [Run(a, s, f) for a in spec.select(only) for s in spec.seeds for f in spec.folds]
+    """Every arm × seed (the arm's own seeds, else the spec's) × fold."""
+    return [Run(a, s, f) for a in spec.select(only) for s in (a.seeds or spec.seeds) for f in spec.folds]
+
+
+def split_cases(split: dict, ids: list[str], seed: int, fold: int | None = None) -> dict[str, list[str]]:
+    """The train/val/test ids of one study seed (and fold) under a spec's ``split`` settings.
+
+    ``split["seed"]`` (when set) shuffles every study seed's split the same way — one test set,
+    several training runs; ids matching a ``split["test_only"]`` pattern are test cases of every
+    split and never train (e.g. tumour-free cases for the patient-level AUROC).
+
+    >>> split_cases({"test_fraction": 0.25, "val_fraction": 0.0, "n_folds": None, "seed": 3, "test_only": ["n*"]},
+    ...             ["a", "b", "c", "d", "n1"], seed=7)["test"]
+    ['d', 'n1']
+    """
+    import fnmatch
+
+    from ..segmentation.splits import make_splits
+
+    only = [i for i in ids if any(fnmatch.fnmatchcase(i, p) for p in split.get("test_only") or [])]
+    rest = [i for i in ids if i not in only]
+    shuffle = seed if split.get("seed") is None else int(split["seed"])
+    out = make_splits(rest, shuffle, split["test_fraction"], split["val_fraction"], split.get("n_folds"), fold)
+    out["test"] = sorted(out["test"] + only)
+    return out
 
 
 def study_splits(spec: StudySpec, real: str, seed: int, fold: int | None, out: Path) -> dict[str, list[str]]:
     """The train/val/test ids of one seed (and fold), saved under ``OUT/splits``."""
     from ..data.datasets import open_dataset
-    from ..segmentation.splits import make_splits
 
     ids = [c.case_id for c in open_dataset(real).cases() if c.label is not None]
-    s = spec.split
-    splits = make_splits(ids, seed, s["test_fraction"], s["val_fraction"], s["n_folds"], fold)
+    splits = split_cases(spec.split, ids, seed, fold)
     if not splits["test"]:
         raise InputError(f"{real}: {len(ids)} cases leave no test case; add cases or raise split.test_fraction")
     write_json_atomic(out / "splits" / (f"seed{seed}" + ("" if fold is None else f"-fold{fold}") + ".json"), splits)
@@ -128,10 +152,12 @@ def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) ->
     model = load_model(model_dir, device=device_name(spec.device))
     ds = open_dataset(data["real"])
     for n, cid in enumerate(splits["test"]):
-        dst = folder / "pred" / f"{cid}.nii.gz"
+        dst, prob = folder / "pred" / f"{cid}.nii.gz", folder / "prob" / f"{cid}.nii.gz"
         progress(0.8 + 0.15 * n / len(splits["test"]), f"predict {cid}")
-        if not dst.is_file():
-            write_volume(predict_volume(model, ds.load_image(ds.case(cid)), device=spec.device), dst)
+        if not (dst.is_file() and prob.is_file()):
+            seg, p = predict_volume(model, ds.load_image(ds.case(cid)), device=spec.device, return_probability=True)
+            write_volume(p, prob)
+            write_volume(seg, dst)  # written last: a kill between the two re-predicts the case
     timings["predict_s"] = round(time.perf_counter() - t0, 2)
     return timings
 
@@ -179,14 +205,22 @@ def run_one(spec: StudySpec, run: Run, datasets: dict, out: Path, progress: Prog
     step = _train_and_predict_nnunet if run.arm.model == "nnunet" else _train_and_predict_monai
     timings = step(spec, run, data, splits, folder, cb)
     ev = spec.evaluation
+    probs = folder / "prob"  # nnU-Net arms write no probability maps (yet): no detection metrics there
+    rule = {"threshold": ev["detection_threshold"], "min_lesion_mm3": ev["min_lesion_mm3"], "hit_iou": ev["hit_iou"]}
     summary = evaluate_folders(folder / "pred", datasets["real"], folder / "eval", tolerance_mm=ev["tolerance_mm"],
-                               size_classes=ev["size_classes"], include_empty=ev["include_empty"])
+                               size_classes=ev["size_classes"], include_empty=ev["include_empty"],
+                               prob_dir=probs if probs.is_dir() else None, detection=rule)
     cases = summary.pop("cases")
+    detection = summary.pop("detection_cases", None)
     timings["total_s"] = round(time.perf_counter() - t0, 2)
     result = {"study": spec.name, "arm": run.arm.arm_id, "model": run.arm.model, "size": run.arm.size,
               "noise": run.arm.noise, "seed": run.seed, "fold": run.fold, "splits": splits,
               "summary": summary, "cases": [{k: v for k, v in c.items() if k != "lesions"} for c in cases],
               "timings": timings}
+    if detection is not None:
+        from .detection import compact_cases
+
+        result["detection_cases"] = compact_cases(detection)
     write_json_atomic(folder / "result.json", result)
     cb(1.0, f"{run.arm.arm_id} {run.split_name} done")
     return result

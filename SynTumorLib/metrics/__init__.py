@@ -1,5 +1,6 @@
-"""metrics layer: overlap (Dice, volume), surface (DeepMind NSD, mean distance, HD95), lesion detection,
-and case/folder evaluation (evaluate.py).
+"""metrics layer: overlap (Dice, volume), surface (DeepMind NSD, mean distance, HD95), lesion detection
+(lesions.py: from label maps; detection.py: from probability maps, PI-CAI's FROC / AP / AUROC), study
+statistics (stats.py: hierarchical bootstrap, Wilcoxon, Holm), and case/folder evaluation (evaluate.py).
 
 Example:
     >>> import numpy as np
@@ -9,9 +10,11 @@ Example:
     (1.0, 1.0)
 """
 
+from .detection import DetectionRule, case_detection, detection_summary
 from .evaluate import evaluate_case, evaluate_folders
 from .lesions import equivalent_radius_mm, lesion_detection
 from .overlap import dice, volume_ml
+from .stats import hierarchical_bootstrap, holm, paired_groups, signed_rank_test
 from .surface import (
     hausdorff_distance,
     hausdorff_from_distances,
@@ -36,4 +39,11 @@ __all__ = [
     "equivalent_radius_mm",
     "evaluate_case",
     "evaluate_folders",
+    "DetectionRule",
+    "case_detection",
+    "detection_summary",
+    "hierarchical_bootstrap",
+    "paired_groups",
+    "signed_rank_test",
+    "holm",
 ]

@@ -24,6 +24,14 @@ HD95/MSD means and counted (``n_inf``).
 
 Mean ± sd use the sample standard deviation (ddof = 1; 0 for a single case).
 
+**Detection** (:mod:`.detection`, PI-CAI's protocol): given tumour probability maps
+(``prob_dir``: ``<case>.nii.gz`` on the reference grid, as ``syntumor predict --probability-out``
+writes), every case also gets ``tumour_score`` (its maximum tumour probability, the patient-level
+score) and its lesion candidates and matches; the folder's FROC, average precision and AUROC go to
+``detection.json``. Sensitivity by diameter (< 2 cm, 2–5 cm, > 5 cm; TextoMorph's bins) is in the
+summary beside the size-class breakdown, from the same lesion-wise rule as ``lesion_sensitivity``.
+What every metric does with an empty reference or an empty prediction: ``docs/metrics.md``.
+
 Example:
     >>> import numpy as np
     >>> from SynTumorLib import Volume
@@ -53,15 +61,15 @@ from ..utils.errors import InputError
 from ..utils.progress import ProgressCallback, track
 from .lesions import equivalent_radius_mm, lesion_detection
 from .overlap import dice, volume_ml
-from .size_breakdown import SizeBins
+from .size_breakdown import DIAMETER_BINS, SizeBins
 from .surface import hausdorff_from_distances, mean_from_distances, nsd_from_distances, surface_distances
 
 CASE_COLUMNS = [
     "case", "tumour_dice", "tumour_nsd", "tumour_hd95", "tumour_msd", "pancreas_dice",
     "ref_has_tumour", "pred_has_tumour", "ref_tumour_ml", "pred_tumour_ml", "size_class",
-    "n_ref_lesions", "n_pred_lesions", "lesion_tp", "lesion_fn", "lesion_fp", "lesion_sensitivity",
+    "n_ref_lesions", "n_pred_lesions", "lesion_tp", "lesion_fn", "lesion_fp", "lesion_sensitivity", "tumour_score",
 ]
-LESION_COLUMNS = ["case", "lesion", "volume_ml", "radius_mm", "size_class", "detected", "dice"]
+LESION_COLUMNS = ["case", "lesion", "volume_ml", "radius_mm", "size_class", "diameter_bin", "detected", "dice"]
 SUMMARY_METRICS = ["tumour_dice", "tumour_nsd", "tumour_hd95", "tumour_msd", "pancreas_dice"]
 
 
@@ -106,8 +114,8 @@ def evaluate_case(
     det = lesion_detection(p_t, r_t, sp)
     ref_ml = volume_ml(r_t, sp)
     lesions = [{"lesion": les["id"], "volume_ml": les["volume_ml"], "radius_mm": les["radius_mm"],
-                "size_class": bins.classify(les["radius_mm"]), "detected": les["detected"], "dice": les["dice"]}
-               for les in det["lesions"]]
+                "size_class": bins.classify(les["radius_mm"]), "diameter_bin": DIAMETER_BINS.classify(les["radius_mm"]),
+                "detected": les["detected"], "dice": les["dice"]} for les in det["lesions"]]
     return {
         "tumour_dice": dice(p_t, r_t),
         "tumour_nsd": nsd_from_distances(sd, tolerance_mm),
@@ -154,6 +162,11 @@ def summarize(rows: list[dict[str, Any]], bins: SizeBins, include_empty: bool = 
     tp = sum(r["lesion_tp"] for r in rows)
     metrics["lesion_sensitivity"] = {"pooled": tp / n_les if n_les else None, "tp": tp, "n_lesions": n_les}
     metrics["fp_per_case"] = mean_sd([r["lesion_fp"] for r in rows])
+    by_diameter = {}
+    for name in DIAMETER_BINS.names:
+        les = [le for r in rows for le in r["lesions"] if DIAMETER_BINS.classify(le["radius_mm"]) == name]
+        found = sum(1 for le in les if le["detected"])
+        by_diameter[name] = {"n_lesions": len(les), "detected": found, "lesion_sensitivity": found / len(les) if les else None}
     by_size: dict[str, Any] = {}
     for name in bins.names:
         les = [le for r in rows for le in r["lesions"] if le["size_class"] == name]
@@ -177,6 +190,8 @@ def summarize(rows: list[dict[str, Any]], bins: SizeBins, include_empty: bool = 
                         if free_rows else None},
         "by_size_class": by_size,
         "size_bins": bins.to_dict(),
+        "by_diameter": by_diameter,
+        "diameter_bins": DIAMETER_BINS.to_dict(),
     }
 
 
@@ -232,6 +247,16 @@ def summary_markdown(summary: dict[str, Any], title: str = "Evaluation") -> str:
         sens = "–" if b["lesion_sensitivity"] is None else f"{100 * b['lesion_sensitivity']:.1f} %"
         lines.append(f"| {name} | {b['n_lesions']} | {b['detected']} | {sens} | {b['n_cases']} | "
                      f"{_pm(b['tumour_dice'])} | {_pm(b['tumour_nsd'])} |")
+    lines += ["", "## By diameter (equivalent sphere; TextoMorph's bins)", "", "| diameter | lesions | detected | sensitivity |",
+              "|---|---|---|---|"]
+    for name, b in summary.get("by_diameter", {}).items():
+        sens = "–" if b["lesion_sensitivity"] is None else f"{100 * b['lesion_sensitivity']:.1f} %"
+        lines.append(f"| {name} | {b['n_lesions']} | {b['detected']} | {sens} |")
+    det = summary.get("detection")
+    if det:
+        from .detection import detection_markdown
+
+        lines += ["", detection_markdown(det)]
     return "\n".join(lines) + "\n"
 
 
@@ -269,6 +294,8 @@ def evaluate_folders(
     *,
     include_empty: bool = False,
     progress: ProgressCallback | None = None,
+    prob_dir: str | os.PathLike | None = None,
+    detection: Any = None,
 ) -> dict[str, Any]:
     """Evaluate every prediction ``PRED/<case>.nii.gz`` against its reference; write the results.
 
@@ -279,9 +306,14 @@ def evaluate_folders(
         out_dir: receives ``cases.csv``, ``lesions.csv``, ``summary.json``, ``summary.md``
             (each written atomically).
         tolerance_mm, size_classes, include_empty: see :func:`evaluate_case` and the module doc.
+        prob_dir: tumour probability maps ``<case>.nii.gz`` (one per prediction, on its grid): adds
+            the detection metrics (``detection.json``: per case its score, lesions and candidates;
+            the summary's ``detection``: FROC, AP, AUROC).
+        detection: the :class:`.detection.DetectionRule` (or its dict; None: the defaults).
 
     Returns:
-        The summary dict (also in ``summary.json``), with ``cases`` (the per-case rows) added.
+        The summary dict (also in ``summary.json``), with ``cases`` (the per-case rows) added, and
+        ``detection_cases`` with ``prob_dir``.
 
     Raises:
         InputError: no prediction matches a reference, a prediction without reference, a grid
@@ -301,7 +333,12 @@ def evaluate_folders(
         raise InputError(f"{pred_dir}: prediction(s) without a reference in {ref_dir}: {', '.join(orphans[:5])}"
                          f"{' ...' if len(orphans) > 5 else ''}")
     bins = SizeBins.resolve(size_classes)
-    rows = []
+    probs, rule = _prob_files(prob_dir, preds), None
+    if probs is not None:
+        from .detection import DetectionRule, case_detection, detection_summary
+
+        rule = DetectionRule.resolve(detection)
+    rows, det_cases = [], []
     ids = sorted(preds)
     for n, cid in enumerate(track(ids, desc="evaluate")):
         if progress:
@@ -312,8 +349,23 @@ def evaluate_folders(
         else:
             ref, ref_name = ds.load_label(refs[cid]), str(refs[cid].label)
         row = {"case": cid, **evaluate_case(pred, ref, tolerance_mm, bins, pred_name=str(preds[cid]), ref_name=ref_name)}
+        if probs is not None:
+            prob = read_volume(probs[cid])
+            from ..data.datasets import geometry_difference
+
+            diff = geometry_difference(prob, ref)
+            if diff is not None:
+                raise InputError(f"{probs[cid]} and {ref_name} are on different grids ({diff})")
+            try:
+                det = case_detection(prob.array, ref.array == 2, ref.array_spacing, rule)
+            except InputError as e:
+                raise InputError(f"{probs[cid]}: {e}") from None
+            row["tumour_score"] = det["score"]
+            det_cases.append({"case": cid, **det})
         rows.append(row)
     summary = summarize(rows, bins, include_empty)
+    if probs is not None:
+        summary["detection"] = detection_summary(det_cases)
     summary.update(pred_dir=str(pred_dir), ref_dir=str(ref_dir), n_references_unpredicted=len(set(refs) - set(preds)))
     lesion_rows = [{"case": r["case"], **le} for r in rows for le in r["lesions"]]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -321,6 +373,23 @@ def evaluate_folders(
     write_text_atomic(out_dir / "lesions.csv", rows_to_csv(lesion_rows, LESION_COLUMNS))
     write_json_atomic(out_dir / "summary.json", summary)
     write_text_atomic(out_dir / "summary.md", summary_markdown(summary))
+    if probs is not None:
+        write_json_atomic(out_dir / "detection.json", {"summary": summary["detection"], "cases": det_cases})
     if progress:
         progress(1.0, "evaluation done")
-    return dict(summary, cases=rows)
+    return dict(summary, cases=rows, **({"detection_cases": det_cases} if probs is not None else {}))
+
+
+def _prob_files(prob_dir: str | os.PathLike | None, preds: dict[str, Path]) -> dict[str, Path] | None:
+    """case id → probability map for every prediction (None without ``prob_dir``)."""
+    if prob_dir is None:
+        return None
+    folder = Path(prob_dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: probability-map folder not found")
+    probs = _volume_files(folder)
+    missing = sorted(set(preds) - set(probs))
+    if missing:
+        raise InputError(f"{folder}: no probability map for prediction(s) {', '.join(missing[:5])}"
+                         f"{' ...' if len(missing) > 5 else ''}")
+    return probs

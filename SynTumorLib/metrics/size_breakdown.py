@@ -88,3 +88,9 @@ class SizeBins:
             raise InputError(f"size classes {scs.name!r}: need at least two classes to break results down")
         cuts = [(a.radius_mm + b.radius_mm) / 2.0 for a, b in itertools.pairwise(ordered)]
         return cls([c.name for c in ordered], cuts, f"size classes {scs.name!r} (midpoints of nominal radii)")
+
+
+# TextoMorph's tumour-size bins by diameter — < 2 cm, 2–5 cm, > 5 cm — as cuts of the equivalent
+# radius (diameter = 2r of the sphere of the same volume, the size every SynTumor breakdown uses;
+# not the longest axial diameter of RECIST)
+DIAMETER_BINS = SizeBins(["< 2 cm", "2–5 cm", "> 5 cm"], [10.0, 25.0], "equivalent diameter (TextoMorph's bins)")

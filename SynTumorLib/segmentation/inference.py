@@ -5,6 +5,11 @@ the HU, sliding-window inference (MONAI, Gaussian blending, configurable overlap
 the input grid with nearest-neighbour interpolation; optionally keep the largest pancreas component
 and restrict tumours to a given pancreas mask dilated by a few mm.
 
+With ``return_probability=True`` the tumour probability map comes too — the softmax of the tumour
+channel, resampled back onto the input grid with linear interpolation (float32 in [0, 1]) and set
+to 0 wherever the post-processing above removed tumour (outside the kept pancreas component or the
+dilated pancreas mask). Detection metrics (:mod:`SynTumorLib.metrics.detection`) read it.
+
 Example:
     >>> from SynTumorLib.segmentation import load_model, predict_volume   # doctest: +SKIP
     >>> seg = predict_volume("models/unet", read_volume("ct.nii.gz"), overlap=0.5)  # doctest: +SKIP
@@ -86,7 +91,7 @@ def _dilate_mm(mask: np.ndarray, spacing_kji: Sequence[float], mm: float) -> np.
 def predict_volume(model, image: Volume, pancreas: Volume | None = None, device: str = "auto",
                    overlap: float = 0.5, progress: ProgressCallback | None = None, *,
                    largest_pancreas_component: bool = False, pancreas_margin_mm: float = 5.0,
-                   sw_batch_size: int = 1) -> Volume:
+                   sw_batch_size: int = 1, return_probability: bool = False) -> Volume | tuple[Volume, Volume]:
     """Segment ``image`` (HU) into 0 background / 1 pancreas / 2 tumour on the image's own grid.
 
     Args:
@@ -98,9 +103,11 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         overlap: sliding-window overlap in [0, 1) (0.5 default; 0.25 is about 2.5× faster).
         progress: ``callback(fraction, message)``.
         largest_pancreas_component: keep only the largest connected pancreas+tumour component.
+        return_probability: also return the tumour probability map (module doc).
 
     Returns:
-        uint8 Volume with exactly ``image``'s shape and IJK→RAS matrix.
+        uint8 Volume with exactly ``image``'s shape and IJK→RAS matrix; with ``return_probability``
+        the pair (labels, float32 tumour probability on the same grid).
     """
     import torch
 
@@ -127,6 +134,7 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
     logits = sliding_window_logits(lm.net, x01, cfg.crop_size, overlap=overlap, device=dev, sw_batch_size=sw_batch_size,
                                    progress=lambda f, m: cb(0.05 + 0.85 * f, m))
     labels = torch.argmax(logits[0], dim=0).to(torch.uint8).numpy()
+    prob = _tumour_probability(logits, work, image) if return_probability else None
     del logits
     cb(0.92, "resampling back to the input grid")
     out = work.with_array(labels)
@@ -136,13 +144,32 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
     if largest_pancreas_component and arr.any():
         keep = _largest_component(arr > 0)
         arr = np.where(keep, arr, 0).astype(np.uint8)
+        if prob is not None:
+            prob[~keep] = 0.0
     if pancreas is not None:
         p = pancreas if pancreas.same_grid(image, atol=1e-6) else resample_like(
             pancreas.with_array((pancreas.array > 0).astype(np.uint8)), image, is_label=True)
         allowed = _dilate_mm(np.asarray(p.array) > 0, image.array_spacing, pancreas_margin_mm)
         arr[(arr == 2) & ~allowed] = 0
+        if prob is not None:
+            prob[~allowed] = 0.0
     cb(1.0, "done")
+    if prob is not None:
+        return image.with_array(arr), image.with_array(prob)
     return image.with_array(arr)
+
+
+def _tumour_probability(logits, work: Volume, image: Volume) -> np.ndarray:
+    """Softmax of the tumour channel (label 2) on ``image``'s grid (linear interpolation), float32."""
+    import torch
+
+    from ..data.resample import resample_like
+
+    prob = torch.softmax(logits[0].float(), dim=0)[2].numpy().astype(np.float32)
+    vol = work.with_array(prob)
+    if not vol.same_grid(image, atol=1e-6):
+        vol = resample_like(vol, image, is_label=False, default_value=0.0)
+    return np.clip(np.asarray(vol.array, dtype=np.float32), 0.0, 1.0)
 
 
 def _case_name(path: Path) -> str:
@@ -155,17 +182,23 @@ def _case_name(path: Path) -> str:
 
 def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Path | None = None,
                   device: str = "auto", overlap: float = 0.5, progress: ProgressCallback | None = None,
-                  **kwargs) -> list[Path]:
+                  probability_out: str | Path | None = None, **kwargs) -> list[Path]:
     """Predict one CT file (→ ``out`` file) or every CT in a folder (→ ``out/<name>.nii.gz``; a
-    pancreas folder is matched by name). Outputs are written atomically; returns their paths."""
+    pancreas folder is matched by name). Outputs are written atomically; returns their paths.
+
+    ``probability_out``: also write the tumour probability map (float32, on the input grid) — a
+    file for one CT, a folder (``<name>.nii.gz``) for a folder of CTs."""
     from .model_folder import LoadedModel, load_model
 
     image, out = Path(image), Path(out)
+    prob_out = Path(probability_out) if probability_out is not None else None
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=resolve_device(device))
     inputs = sorted(p for p in image.iterdir() if is_volume_file(p)) if image.is_dir() else []
     if inputs:  # a folder of CT files (a folder without any is read as one DICOM series)
         if out.exists() and not out.is_dir():
             raise InputError(f"{out}: must be a folder when --image is a folder")
+        if prob_out is not None and prob_out.exists() and not prob_out.is_dir():
+            raise InputError(f"{prob_out}: the probability output must be a folder when --image is a folder")
         jobs = []
         for p in inputs:
             pan = None
@@ -173,16 +206,20 @@ def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Pat
                 pan = next((q for q in Path(pancreas).iterdir() if _case_name(q) == _case_name(p)), None)
                 if pan is None:
                     raise InputError(f"{pancreas}: no pancreas mask named like {p.name}")
-            jobs.append((p, pan, out / f"{_case_name(p)}.nii.gz"))
+            jobs.append((p, pan, out / f"{_case_name(p)}.nii.gz",
+                         None if prob_out is None else prob_out / f"{_case_name(p)}.nii.gz"))
     else:
-        jobs = [(image, Path(pancreas) if pancreas else None, out)]
+        jobs = [(image, Path(pancreas) if pancreas else None, out, prob_out)]
     written = []
-    for n, (src, pan, dst) in enumerate(jobs):
+    for n, (src, pan, dst, prob_dst) in enumerate(jobs):
         def sub(f, m="", n=n, src=src):
             if progress is not None:
                 progress((n + f) / len(jobs), f"{src.name}: {m}")
 
         seg = predict_volume(lm, read_volume(src), read_volume(pan) if pan else None, device=device,
-                             overlap=overlap, progress=sub, **kwargs)
+                             overlap=overlap, progress=sub, return_probability=prob_dst is not None, **kwargs)
+        if prob_dst is not None:
+            seg, prob = seg
+            written.append(write_volume(prob, prob_dst))
         written.append(write_volume(seg, dst))
     return written

@@ -3,6 +3,7 @@
 Example::
 
     syntumor evaluate --pred runs/unet/pred --ref ~/data/Task07_Pancreas --out runs/unet/eval
+    syntumor evaluate --pred runs/unet/pred --prob runs/unet/prob --ref ~/data/Task07_Pancreas --out runs/unet/eval
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ def _run(args) -> int:
     from ...metrics.evaluate import evaluate_folders
     from .nnunet import progress_bar
 
+    rule = {"threshold": args.det_threshold, "min_lesion_mm3": args.min_lesion_mm3, "hit_iou": args.hit_iou}
     summary = evaluate_folders(args.pred, args.ref, args.out, tolerance_mm=args.tolerance_mm,
                                size_classes=args.size_classes, include_empty=args.include_empty,
-                               progress=progress_bar("evaluating"))
+                               progress=progress_bar("evaluating"), prob_dir=args.prob, detection=rule)
     m = summary["metrics"]
     dsc, nsd = m["tumour_dice"], m["tumour_nsd"]
 
@@ -37,7 +39,15 @@ def _run(args) -> int:
 
     print(f"{summary['n_cases']} cases ({summary['n_tumour_cases']} with tumour): tumour DSC {pm(dsc)}, "
           f"NSD@{args.tolerance_mm:g}mm {pm(nsd)}, pancreas DSC {pm(m['pancreas_dice'])}")
-    print(f"results: {Path(args.out) / 'cases.csv'}, {Path(args.out) / 'summary.md'}")
+    det = summary.get("detection")
+    if det:
+        def num(x):
+            return "–" if x is None else f"{x:.3f}"
+
+        print(f"detection: AUROC {num(det['auroc'])}, AP {num(det['average_precision'])}, sensitivity at 1 FP/case "
+              f"{num(det['sensitivity_at']['1'])} ({det['n_lesions']} lesions, {det['n_candidates']} candidates)")
+    print(f"results: {Path(args.out) / 'cases.csv'}, {Path(args.out) / 'summary.md'}"
+          + (f", {Path(args.out) / 'detection.json'}" if det else ""))
     return 0
 
 
@@ -58,4 +68,11 @@ def register(sub) -> None:
                         "JSON, or ascending cut radii in mm (default: syntumor)")
     p.add_argument("--include-empty", action="store_true",
                    help="include tumour-free reference cases in the tumour DSC/NSD means")
+    p.add_argument("--prob", type=Path, default=None, metavar="DIR",
+                   help="tumour probability maps <case>.nii.gz (`syntumor predict --probability-out`): adds lesion "
+                        "detection in PI-CAI's protocol — FROC, average precision, patient-level AUROC")
+    p.add_argument("--det-threshold", type=float, default=0.1,
+                   help="lesion candidates: connected components of tumour probability ≥ this")
+    p.add_argument("--min-lesion-mm3", type=float, default=10.0, help="candidates smaller than this (mm³) are dropped")
+    p.add_argument("--hit-iou", type=float, default=0.1, help="a candidate hits a reference lesion at IoU ≥ this")
     p.set_defaults(func=_run)

@@ -3,6 +3,7 @@ trained model folder; the result lies exactly on each input's grid::
 
     syntumor predict --model models/unet --image ct.nii.gz --out seg.nii.gz
     syntumor predict --model models/unet --image cts/ --pancreas-label pancreas/ --out segs/ --overlap 0.25
+    syntumor predict --model models/unet --image ct.nii.gz --out seg.nii.gz --probability-out prob.nii.gz
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output label file (or folder when --image is a folder)")
     p.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap in [0, 1)")
     p.add_argument("--largest-component", action="store_true", help="keep the largest pancreas component only")
+    p.add_argument("--probability-out", metavar="PATH",
+                   help="also write the tumour probability map (float32 in [0, 1], on the input grid) — a file, or a "
+                        "folder when --image is a folder; `syntumor evaluate --prob` scores detection from it")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.set_defaults(func=run)
 
@@ -44,7 +48,7 @@ def run(args) -> int:
 
         written = predict_files(args.model, args.image, args.out, pancreas=args.pancreas_label, device=args.device,
                                 overlap=args.overlap, progress=progress, largest_pancreas_component=args.largest_component,
-                                pancreas_margin_mm=args.pancreas_margin)
+                                pancreas_margin_mm=args.pancreas_margin, probability_out=args.probability_out)
     for w in written:
         print(w)
     return 0

@@ -30,7 +30,7 @@ def _run(args) -> int:
     ran = sum(1 for r in res["runs"] if r["status"] == "ran")
     print(f"study {spec.name}: {ran} run(s) trained, {len(res['runs']) - ran} already done; {res['wall_s']:.0f} s")
     print(Path(res["outputs"]["table_md"]).read_text(), end="")
-    for key in ("results_csv", "table_html", "plot_png"):
+    for key in ("results_csv", "comparisons_csv", "detection_csv", "table_html", "plot_png", "froc_png"):
         if key in res["outputs"]:
             print(res["outputs"][key])
     return 0
@@ -60,7 +60,9 @@ def register(sub) -> None:
     p = sub.add_parser("study", help="run the paper's tables (or your own study spec) and write the tables",
                        description="Train and evaluate every arm (model × synthetic size arm × noise level) × seed of a "
                                    "study spec, skipping finished arms, then write results.csv, arms.csv, table.md/.html "
-                                   "(laid out like the paper's Tables 1–3) and dsc_by_arm.png.")
+                                   "(laid out like the paper's Tables 1–3, with 95 % CIs, the paired comparisons against "
+                                   "each baseline and one sentence per hypothesis), comparisons.csv, detection.csv "
+                                   "(FROC, AP, AUROC), dsc_by_arm.png and froc.png.")
     ssub = p.add_subparsers(dest="action", metavar="ACTION")
     ssub.required = True
     r = ssub.add_parser("run", help="run a study spec (a JSON file or a shipped spec name)")
@@ -77,6 +79,7 @@ def register(sub) -> None:
     r.set_defaults(func=_run)
     ls = ssub.add_parser("list", help="list the shipped study specs")
     ls.set_defaults(func=_list)
-    t = ssub.add_parser("tables", help="rewrite the tables and plot of a study folder from its finished runs")
+    t = ssub.add_parser("tables", help="rewrite the tables, paired comparisons and plots of a study folder from its "
+                                       "finished runs")
     t.add_argument("--out", type=Path, required=True, help="the study output folder")
     t.set_defaults(func=_tables)
