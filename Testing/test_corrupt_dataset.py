@@ -94,7 +94,7 @@ def test_resume_and_settings_guard(src, tmp_path):
 
 
 def test_bad_inputs(src, tmp_path):
-    with pytest.raises(InputError, match="outside the input"):
+    with pytest.raises(InputError, match="lies inside the input"):
         corrupt_dataset(src, src / "out", level="low")
     with pytest.raises(InputError, match="unknown noise level"):
         corrupt_dataset(src, tmp_path / "o1", level="huge")

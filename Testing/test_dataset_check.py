@@ -126,7 +126,7 @@ def test_cli_exit_codes_and_json(tmp_path, broken, capsys):
     assert main(["dataset", "check", str(tmp_path / "nowhere")]) == 2
     assert "dataset folder not found" in capsys.readouterr().err
     assert main(["dataset", "check", str(good), "--json", str(good / "report.json")]) == 2
-    assert "inside the input dataset" in capsys.readouterr().err
+    assert "lies inside the input" in capsys.readouterr().err
 
 
 def test_nothing_under_the_input_changes(tmp_path, broken, capsys):

@@ -111,7 +111,7 @@ def test_bad_arguments():
         elastic_deform_mask(m, -1.0, (1, 1, 1))
     with pytest.raises(InputError, match="sigma"):
         elastic_deform_mask(m, float("nan"), (1, 1, 1))
-    with pytest.raises(InputError, match="control points"):
+    with pytest.raises(InputError, match="control_points"):
         elastic_deform_mask(m, 1.0, (1, 1, 1), points=1)
     with pytest.raises(InputError, match="mode"):
         elastic_deform_mask(m, 1.0, (1, 1, 1), mode="xy")

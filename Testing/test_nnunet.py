@@ -79,7 +79,8 @@ def test_predict_refuses_untrained_work(tmp_path):
 def test_cli_bad_input_exits_2(tmp_path, capsys):
     from SynTumorLib.cli.main import main
 
-    assert main(["nnunet", "predict", "--work", str(tmp_path), "--images", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert main(["nnunet", "predict", "--work", str(tmp_path), "--images", str(tmp_path / "imgs"), "--out",
+                 str(tmp_path / "o")]) == 2
     assert "not a SynTumor nnU-Net work folder" in capsys.readouterr().err
     data = write_cohort(tmp_path / "d", 2)
     assert main(["nnunet", "train", "--dataset", str(data), "--work", str(tmp_path / "w"), "--fold", "9"]) == 2

@@ -69,7 +69,7 @@ def test_resume_skips_finished_cases(tmp_path):
 def test_input_never_modified_and_bad_arguments(tmp_path):
     src = make_msd(tmp_path / "src")
     before = snapshot(src)
-    with pytest.raises(InputError, match="inside the input dataset"):
+    with pytest.raises(InputError, match="lies inside the input"):
         export_nnunet(src, src / "nnunet", 501, "P")
     with pytest.raises(InputError, match="dataset id must be an integer 1..999"):
         export_nnunet(src, tmp_path / "raw", 1000, "P")
@@ -136,8 +136,9 @@ def test_synthetic_cases_get_the_prefix_and_sources_are_recorded(tmp_path):
         export_nnunet(clash, tmp_path / "raw2", 503, "C", synthetic=syn, synthetic_prefix="")
     with pytest.raises(InputError, match="synthetic case prefix"):
         export_nnunet(src, tmp_path / "raw2", 503, "C", synthetic=syn, synthetic_prefix="a/b")
+    (tmp_path / "empty" / "imagesTr").mkdir(parents=True)  # an MSD folder without cases (MSDWriter writes none)
     with pytest.raises(InputError, match="no cases"):
-        export_nnunet(src, tmp_path / "raw2", 503, "C", synthetic=make_msd(tmp_path / "empty", n=0))
+        export_nnunet(src, tmp_path / "raw2", 503, "C", synthetic=tmp_path / "empty")
 
 
 def test_noisy_labels_replace_the_real_ones_by_case_id(tmp_path):

@@ -71,7 +71,7 @@ def test_parallel_equals_serial_and_bad_arguments(tmp_path):
         synthesize_dataset(src, tmp_path / "x", per_case=0)
     with pytest.raises(InputError, match="unknown size class"):
         synthesize_dataset(src, tmp_path / "x", classes="colossal")
-    with pytest.raises(InputError, match="input dataset"):
+    with pytest.raises(InputError, match="the output is the input"):
         synthesize_dataset(src, src)
 
 

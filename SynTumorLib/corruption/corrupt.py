@@ -39,8 +39,9 @@ from scipy import ndimage
 from .. import __version__
 from ..data.labels import tumour_components
 from ..data.volume import Volume
-from ..geometry.elastic import MODES, deformation_box, elastic_deform_mask
+from ..geometry.elastic import check_elastic_params, deformation_box, elastic_deform_mask
 from ..utils.errors import InputError
+from ..utils.limits import check_length_mm, extent_mm
 from ..utils.seeding import child_seed, fresh_seed
 from .levels import sigma_for_level
 
@@ -80,7 +81,7 @@ def resolve_sigma(level: str | None, sigma_mm: float | None) -> float:
         raise InputError(f"sigma_mm must be a number of millimetres, got {sigma_mm!r}") from None
     if not np.isfinite(s) or s < 0:
         raise InputError(f"sigma_mm must be a finite number ≥ 0 mm (0 = no corruption), got {sigma_mm}")
-    return s
+    return check_length_mm(s, "sigma_mm")
 
 
 def label_digest(arr: np.ndarray) -> str:
@@ -210,10 +211,8 @@ def corrupt_label(
         raise InputError(f"corrupt_label needs a Volume label map, got {type(label).__name__}")
     arr = check_label_array(label.array)
     sigma = resolve_sigma(level, sigma_mm)
-    if mode not in MODES:
-        raise InputError(f"unknown deformation mode {mode!r}; use 'independent' or 'pairs'")
-    if int(control_points) != control_points or control_points < 2:
-        raise InputError(f"control_points must be an integer ≥ 2, got {control_points}")
+    _, control_points = check_elastic_params(sigma, control_points, mode)
+    check_length_mm(sigma, "sigma_mm", extent_mm(label.shape, label.array_spacing), what="the label map")
     targets = [int(v) for v in np.atleast_1d(target_labels)]
     if not targets or any(v <= 0 for v in targets):
         raise InputError(f"target_labels must be positive label values (e.g. 2 for tumour), got {list(target_labels)}")

@@ -38,23 +38,21 @@ import numpy as np
 
 from .. import __version__
 from ..data.datasets import Case, Dataset, LabelSpec, open_dataset
+from ..data.integrity import verify_nifti
 from ..data.io import read_volume, write_volume
 from ..data.msd import MSDWriter
 from ..data.volume import Volume
+from ..geometry.elastic import check_elastic_params
 from ..utils.atomic import link_or_copy_atomic, write_json_atomic, write_text_atomic
 from ..utils.errors import InputError
+from ..utils.limits import MAX_LENGTH_MM, check_length_mm, check_number, extent_mm
+from ..utils.paths import ensure_outside
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
 from .corrupt import corrupt_label, resolve_sigma
 
 log = logging.getLogger(__name__)
 METRICS = ("dice", "nsd", "msd_mm", "hd95_mm")
-
-
-def _check_paths(src: Path, out: Path) -> None:
-    s, o = src.resolve(), out.resolve()
-    if o == s or s in o.parents or o in s.parents:
-        raise InputError(f"--out {out} must lie outside the input dataset {src} (and not contain it): the input is never written")
 
 
 def _image_header(case: Case, ds: Dataset) -> Volume:
@@ -80,6 +78,7 @@ def _image_header(case: Case, ds: Dataset) -> Volume:
 def _place_image(case: Case, dst: Path) -> str:
     """Hard-link (else copy) a NIfTI source; convert other formats. Returns how it was placed."""
     if case.image.is_file() and case.image.name.lower().endswith(".nii.gz"):
+        verify_nifti(case.image)  # linked unread: a truncated source must not pass on into the copy
         return link_or_copy_atomic(case.image, dst)
     write_volume(read_volume(case.image), dst)
     return "converted"
@@ -167,11 +166,19 @@ def corrupt_dataset(
         The summary dict (also in ``out/summary.json``; a table in ``out/summary.md``).
     """
     sigma = resolve_sigma(level, sigma_mm)
+    check_elastic_params(sigma, control_points, mode)  # every parameter before any output exists
+    check_number(tolerance_mm, "tolerance_mm", 0.0, MAX_LENGTH_MM, lo_open=True, unit="mm")
+    if not target_labels or any(int(v) <= 0 for v in target_labels):
+        raise InputError(f"target_labels must be positive label values (e.g. 2 for tumour), got {list(target_labels)}")
     src, out = Path(src), Path(out)
     if not src.exists():
         raise InputError(f"{src}: dataset folder not found")
-    _check_paths(src, out)
+    ensure_outside(out, src)
     ds = open_dataset(src, kind, pancreas_label=pancreas_label, tumour_label=tumour_label)
+    first = next((c for c in ds.cases() if c.label is not None), None)
+    if first is not None:  # σ against the data, from one image header (cheap)
+        header = _image_header(first, ds)
+        check_length_mm(sigma, "sigma_mm", extent_mm(header.shape, header.array_spacing), what=f"image {first.image}")
     settings = {"source": str(src.resolve()), "source_kind": ds.kind, "level": level, "sigma_mm": sigma,
                 "seed": int(seed), "mode": mode, "control_points": int(control_points),
                 "target_labels": [int(v) for v in target_labels], "per_component": bool(per_component),

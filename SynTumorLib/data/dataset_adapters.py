@@ -10,24 +10,11 @@ from pathlib import Path
 
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
+from ..utils.paths import case_id_from_path
 from .cases import Case, Dataset
-from .io import VOLUME_SUFFIXES, is_volume_file
+from .integrity import looks_dicom
+from .io import is_volume_file, list_volume_files
 from .labels import BACKGROUND, canonical_value
-
-
-def strip_suffix(name: str) -> str:
-    low = name.lower()
-    for s in VOLUME_SUFFIXES:
-        if low.endswith(s):
-            return name[: -len(s)]
-    return name
-
-
-def volume_files(folder: Path) -> list[Path]:
-    """Volume files in a folder, hidden files (e.g. macOS ``._x.nii.gz`` in the MSD tarball) skipped."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_volume_file(p))
 
 
 def label_map_from_names(labels: dict, source: Path) -> tuple[dict[int, int], str | None]:
@@ -82,7 +69,10 @@ class _DatasetJsonLayout(Dataset):
         meta = read_json(meta_path)
         if not isinstance(meta, dict) or cls.META_KEY not in meta:
             raise InputError(f"{meta_path}: not a {cls.kind!r} dataset.json (no {cls.META_KEY!r} entry)")
-        label_map, problem = label_map_from_names(meta.get("labels") or cls.DEFAULT_LABELS, meta_path)
+        labels = meta.get("labels") or cls.DEFAULT_LABELS
+        if not isinstance(labels, dict):
+            raise InputError(f"{meta_path}: 'labels' must be an object mapping values to names, got {type(labels).__name__}")
+        label_map, problem = label_map_from_names(labels, meta_path)
         cases, tests = cls.list_cases(root, meta, meta_path)
         ds = cls(root, cases, label_map, test_cases=tests)
         ds.label_problem = problem
@@ -110,8 +100,13 @@ class MSDDataset(_DatasetJsonLayout):
                 raise InputError(f"{meta_path}: {where} has no image path")
             image = (root / rel).resolve()  # absolute paths stay absolute under "/"
             label = entry.get("label") if isinstance(entry, dict) else None
-            return Case(strip_suffix(image.name), image, None if label is None else (root / label).resolve())
+            if label is not None and not isinstance(label, str):
+                raise InputError(f"{meta_path}: {where} has a label that is not a path ({label!r})")
+            return Case(case_id_from_path(image.name), image, None if label is None else (root / label).resolve())
 
+        for key in ("training", "test"):
+            if not isinstance(meta.get(key) or [], list):
+                raise InputError(f"{meta_path}: '{key}' must be a list of cases, got {type(meta[key]).__name__}")
         cases = [entry_case(e, f"training entry {i}") for i, e in enumerate(meta["training"] or [])]
         tests = [entry_case(e, f"test entry {i}") for i, e in enumerate(meta.get("test") or [])]
         return cases, tests
@@ -126,6 +121,8 @@ class NnUNetDataset(_DatasetJsonLayout):
     @classmethod
     def list_cases(cls, root: Path, meta: dict, meta_path: Path) -> tuple[list[Case], list[Case]]:
         channels = meta["channel_names"]
+        if not isinstance(channels, dict) or not isinstance(meta.get("file_ending", ".nii.gz"), str):
+            raise InputError(f"{meta_path}: 'channel_names' must be an object and 'file_ending' a string")
         if len(channels) != 1:
             raise InputError(f"{meta_path}: {len(channels)} input channels; only single-channel CT is supported")
         ending = meta.get("file_ending", ".nii.gz")
@@ -154,7 +151,7 @@ BTCV_DIRS = {"img": "label", "imagesTr": "labelsTr", "imagesTs": "labelsTs", "im
 def _btcv_img_dirs(root: Path) -> list[Path]:
     candidates = [root / name for name in BTCV_DIRS]
     candidates += [d for name in BTCV_DIRS for d in (*root.glob(f"*/{name}"), *root.glob(f"*/*/{name}"))]
-    return [d for d in candidates if d.is_dir() and any(_BTCV_IMG.match(strip_suffix(p.name)) for p in volume_files(d))]
+    return [d for d in candidates if d.is_dir() and any(_BTCV_IMG.match(case_id_from_path(p.name)) for p in list_volume_files(d))]
 
 
 class BTCVDataset(Dataset):
@@ -173,9 +170,9 @@ class BTCVDataset(Dataset):
     def scan(cls, root: Path) -> Dataset:
         cases = []
         for d in _btcv_img_dirs(root):
-            labels = {strip_suffix(p.name).lower(): p for p in volume_files(d.parent / BTCV_DIRS[d.name])}
-            for p in volume_files(d):
-                m = _BTCV_IMG.match(strip_suffix(p.name))
+            labels = {case_id_from_path(p.name).lower(): p for p in list_volume_files(d.parent / BTCV_DIRS[d.name])}
+            for p in list_volume_files(d):
+                m = _BTCV_IMG.match(case_id_from_path(p.name))
                 if m:
                     cases.append(Case(f"img{m.group(1)}", p, labels.get(f"label{m.group(1)}")))
         return cls(root, cases, {0: 0, cls.PANCREAS: 1}, others_to_background=True)
@@ -186,23 +183,12 @@ _NIH_CASE = re.compile(r"pancreas[_-]?(\d+)", re.IGNORECASE)
 _NIH_LABEL = re.compile(r"^label(\d+)$", re.IGNORECASE)
 
 
-def _looks_dicom(f: Path) -> bool:
-    if f.suffix.lower() == ".dcm":
-        return True
-    try:
-        with open(f, "rb") as fh:
-            fh.seek(128)
-            return fh.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
 def _dicom_folders(root: Path) -> list[Path]:
     """Folders holding DICOM files (checked on the first file only, to stay fast on 19,000 slices)."""
     out = []
     for d in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
         files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
-        if len(files) >= 2 and _looks_dicom(files[0]):
+        if len(files) >= 2 and looks_dicom(files[0]):
             out.append(d)
     return out
 
@@ -217,7 +203,7 @@ class NIHDataset(Dataset):
 
     @staticmethod
     def detect(root: Path) -> bool:
-        has_labels = any(_NIH_LABEL.match(strip_suffix(p.name)) for p in root.rglob("label*.nii*"))
+        has_labels = any(_NIH_LABEL.match(case_id_from_path(p.name)) for p in root.rglob("label*.nii*"))
         has_cases = any(_NIH_CASE.search(p.name) for p in root.rglob("*") if not p.name.startswith("."))
         return has_labels and has_cases
 
@@ -225,7 +211,7 @@ class NIHDataset(Dataset):
     def scan(cls, root: Path) -> Dataset:
         labels = {}
         for p in root.rglob("label*.nii*"):
-            m = _NIH_LABEL.match(strip_suffix(p.name))
+            m = _NIH_LABEL.match(case_id_from_path(p.name))
             if m:
                 labels[int(m.group(1))] = p
         images: dict[int, Path] = {}
@@ -240,7 +226,7 @@ class NIHDataset(Dataset):
                     raise InputError(f"{d}: case PANCREAS_{n:04d} has several DICOM series ({images[n]} too)")
                 images[n] = d
         for p in root.rglob("*"):
-            m = _NIH_CASE.fullmatch(strip_suffix(p.name)) if p.is_file() and is_volume_file(p) else None
+            m = _NIH_CASE.fullmatch(case_id_from_path(p.name)) if p.is_file() and is_volume_file(p) else None
             if m and int(m.group(1)) not in images:
                 images[int(m.group(1))] = p
         cases = [Case(f"PANCREAS_{n:04d}", p, labels.get(n)) for n, p in images.items()]
@@ -312,19 +298,19 @@ class FolderDataset(Dataset):
 
     @staticmethod
     def detect(root: Path) -> bool:
-        return any((root / a).is_dir() for a, _ in FOLDER_PAIRS) or bool(volume_files(root))
+        return any((root / a).is_dir() for a, _ in FOLDER_PAIRS) or bool(list_volume_files(root))
 
     @classmethod
     def scan(cls, root: Path) -> Dataset:
         cases = []
         pair = next(((root / a, root / b) for a, b in FOLDER_PAIRS if (root / a).is_dir()), None)
         if pair is not None:
-            labels = {strip_suffix(p.name): p for p in volume_files(pair[1])}
-            for p in volume_files(pair[0]):
-                stem = strip_suffix(p.name)
+            labels = {case_id_from_path(p.name): p for p in list_volume_files(pair[1])}
+            for p in list_volume_files(pair[0]):
+                stem = case_id_from_path(p.name)
                 cases.append(Case(stem.removesuffix("_0000"), p, _match_label(stem, labels)))
         else:
-            files = {strip_suffix(p.name): p for p in volume_files(root)}
+            files = {case_id_from_path(p.name): p for p in list_volume_files(root)}
             label_stems = {s for s in files if s.endswith(LABEL_SUFFIXES)}
             for stem, p in files.items():
                 if stem not in label_stems:
@@ -342,8 +328,30 @@ ADAPTERS: dict[str, type[Dataset]] = {
 }
 
 
+def _check_dataset_json(root: Path) -> None:
+    """A ``dataset.json`` that is neither MSD nor nnU-Net is an error, not a silent fall-back to the
+    folder layout (a truncated or hand-edited file would otherwise give other cases and labels)."""
+    path = root / "dataset.json"
+    if not path.exists():
+        return
+    hint = "fix it, or pass --kind to choose the layout (e.g. --kind folder to ignore it)"
+    try:
+        meta = read_json(path)
+    except InputError as e:
+        raise InputError(f"{e}; {hint}") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: expected a JSON object, got a {type(meta).__name__}; {hint}")
+    if not any(a.META_KEY in meta for a in (MSDDataset, NnUNetDataset)):
+        raise InputError(f"{path}: neither an MSD ('training') nor an nnU-Net ('channel_names') dataset.json; {hint}")
+
+
 def detect_kind(root: Path) -> str:
-    """The first adapter whose ``detect`` accepts ``root`` (the order of :data:`ADAPTERS`)."""
+    """The first adapter whose ``detect`` accepts ``root`` (the order of :data:`ADAPTERS`).
+
+    Raises:
+        InputError: no layout matches, or ``dataset.json`` exists but is invalid (no silent fall-back).
+    """
+    _check_dataset_json(root)
     for kind, adapter in ADAPTERS.items():
         if adapter.detect(root):  # type: ignore[attr-defined]
             return kind

@@ -25,14 +25,25 @@ import numpy as np
 
 from ..utils.atomic import atomic_path
 from ..utils.errors import InputError
+from ..utils.paths import VOLUME_SUFFIXES, is_hidden
+from .integrity import check_dicom_series, verify_nifti
 from .volume import Volume
 
-VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
-
+__all__ = ["VOLUME_SUFFIXES", "is_volume_file", "list_volume_files", "read_label_map", "read_volume", "write_volume",
+           "write_dicom_series"]
 
 def is_volume_file(path: str | os.PathLike) -> bool:
     name = str(path).lower()
     return any(name.endswith(s) for s in VOLUME_SUFFIXES)
+
+
+def list_volume_files(folder: str | os.PathLike) -> list[Path]:
+    """The volume files of a folder, sorted — hidden files skipped: the temporary files of killed
+    writes (``.ct.nii.gz.ab12cd34.tmp.nii.gz``), macOS ``._`` files. Every reader of folders uses it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not is_hidden(p) and is_volume_file(p))
 
 
 @contextlib.contextmanager
@@ -52,7 +63,7 @@ def _keep_locale():
             pass
 
 
-def _read_dicom_series(folder: Path):
+def _read_dicom_series(folder: Path, allow_gaps: bool | None = None):
     import SimpleITK as sitk
 
     reader = sitk.ImageSeriesReader()
@@ -62,53 +73,24 @@ def _read_dicom_series(folder: Path):
     if len(ids) > 1:
         raise InputError(f"{folder}: folder holds {len(ids)} DICOM series ({', '.join(ids[:3])}...); give one series folder")
     files = reader.GetGDCMSeriesFileNames(str(folder), ids[0])
+    check_dicom_series(folder, files, allow_gaps=allow_gaps)
     reader.SetFileNames(files)
     return reader.Execute()
 
 
-def _nifti_nonfinite(path: Path) -> int:
-    """NaN/inf count in a float NIfTI's raw data. ITK's NIfTI reader turns NaN into 0 silently, so a
-    corrupt float image would pass unnoticed; this reads the stored values themselves."""
-    import gzip
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as f:
-        head = f.read(540)
-        for endian in "<>":
-            size = int(np.frombuffer(head[:4], f"{endian}i4")[0])
-            if size == 348:  # NIfTI-1
-                dtype_code = int(np.frombuffer(head[70:72], f"{endian}i2")[0])
-                n = np.prod(np.frombuffer(head[42:56], f"{endian}i2")[: max(1, int(np.frombuffer(head[40:42], f"{endian}i2")[0]))])
-                offset = int(np.frombuffer(head[108:112], f"{endian}f4")[0])
-                break
-            if size == 540:  # NIfTI-2
-                dtype_code = int(np.frombuffer(head[12:14], f"{endian}i2")[0])
-                n = np.prod(np.frombuffer(head[24:80], f"{endian}i8")[: max(1, int(np.frombuffer(head[16:24], f"{endian}i8")[0]))])
-                offset = int(np.frombuffer(head[168:176], f"{endian}i8")[0])
-                break
-        else:
-            return 0
-        dtype = {16: f"{endian}f4", 64: f"{endian}f8"}.get(dtype_code)
-        if dtype is None:
-            return 0  # integer data cannot hold NaN
-        f.seek(offset)
-        remaining, bad = int(n) * np.dtype(dtype).itemsize, 0
-        while remaining > 0:  # 64 MB at a time: a second full copy of a big float volume is not needed
-            chunk = f.read(min(remaining, 1 << 26))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            usable = len(chunk) - len(chunk) % np.dtype(dtype).itemsize
-            bad += int(np.count_nonzero(~np.isfinite(np.frombuffer(chunk[:usable], dtype))))
-    return bad
-
-
-def read_volume(path: str | os.PathLike, *, allow_nan: bool = False, allow_single_slice: bool = False) -> Volume:
+def read_volume(path: str | os.PathLike, *, allow_nan: bool = False, allow_single_slice: bool = False,
+                allow_gaps: bool | None = None) -> Volume:
     """Read a 3-D scalar image (file or DICOM series folder) into a :class:`Volume`.
 
+    NIfTI files are verified to be complete (gzip CRC and length, the data size the header
+    promises) and DICOM series to be consistent (see :mod:`.integrity`); ``allow_gaps`` (default:
+    the ``SYNTUMOR_ALLOW_DICOM_GAPS`` setting, ``syntumor --allow-gaps``) turns a gap in a series
+    into a warning.
+
     Raises:
-        InputError: missing or unreadable file, not 3-D (2-D or 4-D, or a single slice stored as
-            3-D unless ``allow_single_slice``), vector pixels, or NaN values (unless ``allow_nan``).
+        InputError: missing or unreadable file, a truncated file, a DICOM series with gaps, not 3-D
+            (2-D or 4-D, or a single slice stored as 3-D unless ``allow_single_slice``), vector
+            pixels, or NaN values (unless ``allow_nan``).
     """
     import SimpleITK as sitk
 
@@ -118,7 +100,7 @@ def read_volume(path: str | os.PathLike, *, allow_nan: bool = False, allow_singl
     try:
         if path.is_dir():
             with _keep_locale():
-                img = _read_dicom_series(path)
+                img = _read_dicom_series(path, allow_gaps)
         else:
             img = sitk.ReadImage(str(path))
     except InputError:
@@ -138,15 +120,43 @@ def read_volume(path: str | os.PathLike, *, allow_nan: bool = False, allow_singl
         # A lone DICOM file or a one-slice NIfTI is a 2-D image in disguise: no 3-D algorithm applies.
         raise InputError(f"{path}: expected a 3-D volume, got a single 2-D slice of size {img.GetSize()}")
     vol = Volume.from_sitk(img)
-    if not allow_nan and np.issubdtype(vol.array.dtype, np.floating):
-        n = int(np.count_nonzero(~np.isfinite(vol.array)))
-        if n == 0 and path.name.lower().endswith((".nii", ".nii.gz")):
-            n = _nifti_nonfinite(path)
-        if n:
-            raise InputError(f"{path}: contains {n} NaN or infinite voxels")
+    is_float = np.issubdtype(vol.array.dtype, np.floating)
+    n = int(np.count_nonzero(~np.isfinite(vol.array))) if (is_float and not allow_nan) else 0
+    if path.is_file() and path.name.lower().endswith((".nii", ".nii.gz")):
+        # ITK zero-fills a file that ends early and turns NaN into 0: check the stored bytes themselves
+        stored = verify_nifti(path, count_nonfinite=is_float and not allow_nan and n == 0)
+        n = n or stored
+    if n:
+        raise InputError(f"{path}: contains {n} NaN or infinite voxels")
     return vol
 
 
+
+
+def _label_value_text(v) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def read_label_map(path: str | os.PathLike, *, value: int | None = None, **kwargs) -> Volume:
+    """:func:`read_volume` for a label map: the values must be whole numbers ≥ 0, and ``value`` (e.g.
+    the organ's label) must occur. Every error names the file; float values are shown as floats.
+
+    Raises:
+        InputError: unreadable (see :func:`read_volume`), non-integer or negative values, ``value`` absent.
+    """
+    vol = read_volume(path, **kwargs)
+    values = np.unique(vol.array)
+    if np.issubdtype(values.dtype, np.floating):
+        frac = values[np.mod(values, 1) != 0]
+        if frac.size:
+            raise InputError(f"{path}: label map has non-integer values (e.g. {float(frac[0])!r}); is it an image "
+                             "rather than a label map?")
+    if values.size and values[0] < 0:
+        raise InputError(f"{path}: label map has negative values (min {_label_value_text(values[0])}); labels are ≥ 0")
+    if value is not None and not np.any(values == value):
+        present = ", ".join(_label_value_text(v) for v in values[values != 0][:12]) or "none"
+        raise InputError(f"{path}: no voxels with label value {value} (values present: {present})")
+    return vol
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ import numpy as np
 from ..utils.atomic import write_json_atomic
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
+from ..utils.paths import case_id_from_path
 from .io import write_volume
 from .labels import MSD_LABELS
 from .volume import Volume
@@ -41,9 +42,9 @@ class MSDWriter:
     """Create or extend an MSD-layout dataset folder."""
 
     def __init__(self, root: str | os.PathLike, name: str = "SynTumor", description: str = "", extra: dict | None = None):
+        # Nothing is created until the first case (or flush): a job refused at its first case leaves no
+        # half-made dataset behind.
         self.root = Path(root)
-        (self.root / "imagesTr").mkdir(parents=True, exist_ok=True)
-        (self.root / "labelsTr").mkdir(parents=True, exist_ok=True)
         self._json_path = self.root / "dataset.json"
         if self._json_path.exists():
             self.meta = read_json(self._json_path)
@@ -75,7 +76,7 @@ class MSDWriter:
         return self.root / "records" / f"{case_id}.json"
 
     def case_ids(self) -> list[str]:
-        return [Path(e["image"]).name.removesuffix(".nii.gz") for e in self.meta["training"]]
+        return [case_id_from_path(e["image"]) for e in self.meta["training"]]
 
     def has_case(self, case_id: str) -> bool:
         """True when the case is listed and its files exist (used to resume interrupted jobs)."""
@@ -110,9 +111,15 @@ class MSDWriter:
         self.meta["training"].sort(key=lambda e: e["image"])
         self.meta["numTraining"] = len(self.meta["training"])
         if info:
-            self.meta.setdefault("syntumor", {}).setdefault("cases", {})[case_id] = info
+            cases = self.meta.setdefault("syntumor", {}).setdefault("cases", {})
+            cases[case_id] = info
+            # sorted: parallel workers finish in any order, the file must not depend on it
+            self.meta["syntumor"]["cases"] = dict(sorted(cases.items()))
         self.meta.get("syntumor", {}).get("failed", {}).pop(case_id, None)
         self.flush()
 
     def flush(self) -> None:
+        """Write dataset.json (creating the layout's folders the first time)."""
+        (self.root / "imagesTr").mkdir(parents=True, exist_ok=True)
+        (self.root / "labelsTr").mkdir(parents=True, exist_ok=True)
         write_json_atomic(self._json_path, self.meta)

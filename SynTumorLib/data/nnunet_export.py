@@ -42,6 +42,7 @@ from .. import __version__
 from ..utils.atomic import write_json_atomic
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
+from ..utils.paths import ensure_outside
 from ..utils.progress import ProgressCallback
 from .datasets import Case, Dataset, LabelSpec, open_dataset
 from .io import write_volume
@@ -65,14 +66,6 @@ def _output_lut(labels: dict[str, int]) -> np.ndarray:
             raise InputError(f"unknown label name {name!r} (choose from background, pancreas, tumour)")
         lut[by_name[name]] = value
     return lut
-
-
-def _is_inside(child: Path, parent: Path) -> bool:
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -204,7 +197,8 @@ def export_nnunet(
     Args:
         dataset_or_path: the real dataset: an opened :class:`Dataset` or a folder (opened with
             ``kind``, ``pancreas_label``, ``tumour_label``).
-        out_root: the nnU-Net raw folder (``nnUNet_raw``); must not lie inside an input dataset.
+        out_root: the nnU-Net raw folder (``nnUNet_raw``); the dataset folder written there must not
+            be, contain or lie inside an input dataset.
         dataset_id: 1–999 (nnU-Net reserves 001–010 for MSD tasks; 500+ is safe for own data).
         name: dataset name (letters, digits, ``_`` and ``-``).
         cases: real case ids for ``imagesTr`` (default: every labelled case).
@@ -236,10 +230,9 @@ def export_nnunet(
     labels = dict(labels or NNUNET_LABELS)
     lut = _output_lut(labels)
     out_root = Path(out_root)
-    for source in (ds, syn_ds, noisy_ds):
-        if source is not None and _is_inside(out_root, source.root):
-            raise InputError(f"{out_root}: output lies inside the input dataset {source.root}; choose another folder")
     folder = out_root / f"Dataset{dataset_id:03d}_{name}"
+    # the folder written, not out_root: an nnUNet_raw folder may hold the source dataset beside it
+    ensure_outside(folder, *(s.root for s in (ds, syn_ds, noisy_ds) if s is not None), what="exported dataset")
     if out_root.is_dir():
         clash = [p.name for p in out_root.glob(f"Dataset{dataset_id:03d}_*") if p.name != folder.name]
         if clash:
@@ -257,8 +250,7 @@ def export_nnunet(
     if removed or not all(done(j) for j in jobs):
         # dataset.json marks a finished export: drop it while the files change.
         (folder / "dataset.json").unlink(missing_ok=True)
-    # Written before the cases, so that after an interruption it describes every file on disk.
-    write_json_atomic(folder / SOURCES_FILE, sources)
+    sources_written = False
     for n, job in enumerate(jobs):
         if progress:
             progress(n / len(jobs), f"exporting {job.nid}")
@@ -266,12 +258,19 @@ def export_nnunet(
             continue  # written by an earlier, interrupted run from the same sources (files are atomic)
         image_path, label_path = job.paths(folder)
         image = job.image_ds.load_image(job.case)
-        if job.label_ds is not None:
-            # load_label checks the grid against *this* image (naming both files) and puts the label
+        label = None if job.label_ds is None else job.label_ds.load_label(job.label_case, image)
+        if not sources_written:
+            # Before the first case file, so that after an interruption it describes every file on disk;
+            # after the first case has been read, so that an unreadable first case leaves nothing behind.
+            write_json_atomic(folder / SOURCES_FILE, sources)
+            sources_written = True
+        if label is not None:
+            # load_label checked the grid against *this* image (naming both files) and put the label
             # on the image's exact matrix, which nnU-Net compares strictly.
-            label = job.label_ds.load_label(job.label_case, image)
             write_volume(label.with_array(lut[label.array]), label_path)
         write_volume(image, image_path)  # image last: its presence marks the case as done
+    if not sources_written:
+        write_json_atomic(folder / SOURCES_FILE, sources)
     if progress:
         progress(1.0, "done")
     train = sorted(j.nid for j in jobs if j.split == "Tr")

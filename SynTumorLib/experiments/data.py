@@ -14,9 +14,10 @@ Every step resumes: finished cases are kept, so an interrupted study continues w
 Example:
     >>> import tempfile
     >>> from SynTumorLib.experiments.spec import StudySpec
-    >>> spec = StudySpec.from_dict({"name": "t", "datasets": {"real": "/data/Task07"}, "arms": {"models": ["unet"]}})
-    >>> resolve_datasets(spec, tempfile.mkdtemp(), dry_run=True)
-    {'real': '/data/Task07', 'healthy': None}
+    >>> real = tempfile.mkdtemp()   # the real-tumour dataset folder
+    >>> spec = StudySpec.from_dict({"name": "t", "datasets": {"real": real}, "arms": {"models": ["unet"]}})
+    >>> resolve_datasets(spec, tempfile.mkdtemp(), dry_run=True) == {"real": real, "healthy": None}
+    True
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 from pathlib import Path
 
 from ..utils.errors import InputError
+from ..utils.paths import ensure_outside
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
 from .spec import StudySpec
@@ -101,15 +103,18 @@ def resolve_datasets(spec: StudySpec, out: str | os.PathLike, progress: Progress
     data = Path(out) / "data"
     real = spec.datasets["real"]
     healthy = list(spec.datasets["healthy"])
-    if dry_run:
-        return {"real": str(data / "phantom-real") if real == PHANTOM else real,
-                "healthy": None if not healthy else (str(data / "phantom-healthy") if healthy == [PHANTOM] else
-                                                     healthy[0] if len(healthy) == 1 else str(data / "healthy-merged"))}
+    # checked in a dry run too: "validate the spec" includes that its datasets exist
     for key, p in [("datasets.real", real)] + [("datasets.healthy", h) for h in healthy]:
         if p.startswith("SET_ME"):
             raise InputError(f"{key} is a placeholder in this spec; set it, e.g. {p.removeprefix('SET_ME:').strip()}")
         if p != PHANTOM and not Path(p).exists():
-            raise InputError(f"dataset {p} not found (set it with --set datasets.real=... / datasets.healthy=[...])")
+            raise InputError(f"{key}: dataset {p} not found (set it with --set datasets.real=... / datasets.healthy=[...])")
+        if p != PHANTOM:
+            ensure_outside(out, p, what="study folder")
+    if dry_run:
+        return {"real": str(data / "phantom-real") if real == PHANTOM else real,
+                "healthy": None if not healthy else (str(data / "phantom-healthy") if healthy == [PHANTOM] else
+                                                     healthy[0] if len(healthy) == 1 else str(data / "healthy-merged"))}
     if real == PHANTOM:
         real = str(_phantom_cohort(data, spec, False, progress))
     if not healthy:

@@ -306,7 +306,10 @@ def _run_parallel(spec: StudySpec, runs: list[Run], status: list[dict], datasets
     todo = [(r, s) for r, s in zip(runs, status, strict=True) if s["status"] == "pending"]
     prepared = [run_data(spec, r, datasets, out) for r, _ in todo]
     errors = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+    from ..utils.workers import watch_parent
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=watch_parent,
+                             initargs=(os.getpid(),)) as pool:  # workers die with this process
         futures = {pool.submit(_worker, spec, r, datasets, out, prep): (r, s)
                    for (r, s), prep in zip(todo, prepared, strict=True)}
         for n, fut in enumerate(as_completed(futures)):

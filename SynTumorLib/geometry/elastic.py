@@ -41,9 +41,22 @@ import numpy as np
 from scipy import ndimage
 
 from ..utils.errors import InputError
+from ..utils.limits import MAX_CONTROL_POINTS, check_count, check_length_mm, check_voxels
 
 PAIRS = ((0, 1), (1, 2), (0, 2))
 MODES = ("independent", "pairs")
+
+
+def check_elastic_params(sigma_mm: float, points: int = 3, mode: str = "independent") -> tuple[float, int]:
+    """Validate σ (finite, 0 ≤ σ ≤ 1000 mm), control points (2..64 per axis) and mode; returns (σ, points).
+
+    Callers that know the image also check σ against it (a σ beyond the image's extent is noise
+    without meaning, and costs memory in proportion)."""
+    sigma = check_length_mm(sigma_mm, "elastic sigma_mm")
+    points = check_count(points, "control_points (per axis)", 2, MAX_CONTROL_POINTS)
+    if mode not in MODES:
+        raise InputError(f"unknown elastic mode {mode!r}; use 'independent' or 'pairs'")
+    return sigma, points
 
 
 def control_point_displacements(
@@ -110,6 +123,7 @@ def warp_nearest(mask: np.ndarray, disp: np.ndarray, axes: Sequence[int] = (0, 1
     ``disp`` covers only ``axes`` (a 2-D field of a pair pass is broadcast over the third axis).
     """
     shape = mask.shape
+    check_voxels(shape, 8 * (mask.ndim + len(axes)) + 1, f"a dense elastic warp of {tuple(shape)} voxels")
     coords = np.empty((mask.ndim,) + tuple(shape), dtype=np.float64)
     for a in range(mask.ndim):
         bshape = [1] * mask.ndim
@@ -195,6 +209,8 @@ def _warp_independent_fast(mask: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
     w = _spline_weights(p, n2).T[:, lo[2]:hi[2]]
     pad = int(reach.max()) + 2
     dims = (n0 + pad, n1 + pad, n2 + pad)
+    check_voxels(dims, 1, f"the elastic deformation's lookup table ({dims[0]}×{dims[1]}×{dims[2]} voxels)",
+                 "σ is very large for this voxel size")
     table = np.zeros(dims, np.uint8)
     table[:n0, :n1, :n2] = mask
     flat = table.ravel()
@@ -230,6 +246,7 @@ def _warp_pair_fast(mask: np.ndarray, disp: np.ndarray, pair: Sequence[int]) -> 
     a, b = pair
     (c,) = [x for x in range(3) if x not in pair]
     na, nb = mask.shape[a], mask.shape[b]
+    check_voxels(mask.shape, 2 + 48.0 / mask.shape[c], f"an elastic pair pass over {mask.shape} voxels")
     ca = np.arange(na, dtype=np.float64)[:, None] + disp[0]
     cb = np.arange(nb, dtype=np.float64)[None, :] + disp[1]
     inside = (ca >= 0) & (ca <= na - 1) & (cb >= 0) & (cb <= nb - 1)
@@ -294,6 +311,9 @@ def deformation_box(
     else:
         margin_vox = np.full(3, float(margin_mm)) / sp
     margin = np.ceil(margin_vox).astype(int) + 2
+    # the region and its working copies (uint8 region, deformed copy, caller's local frame)
+    check_voxels(hi - lo + 2 * margin, 3, f"an elastic deformation (σ = {sigma_mm:g} mm) over "
+                 f"{'×'.join(str(int(x)) for x in hi - lo + 2 * margin)} voxels", "lower sigma_mm or margin_mm")
     return lo - margin, hi + margin
 
 
@@ -327,17 +347,12 @@ def elastic_deform_mask(
     mask = np.asarray(mask)
     if mask.ndim != 3:
         raise InputError(f"elastic deformation needs a 3-D mask, got shape {mask.shape}")
-    if not np.isfinite(sigma_mm) or sigma_mm < 0:
-        raise InputError(f"elastic sigma must be a finite number ≥ 0 mm, got {sigma_mm}")
-    if int(points) != points or points < 2:
-        raise InputError(f"need an integer ≥ 2 control points per axis, got {points}")
-    if mode not in MODES:
-        raise InputError(f"unknown elastic mode {mode!r}; use 'independent' or 'pairs'")
+    sigma_mm, points = check_elastic_params(sigma_mm, points, mode)
     spacing = np.asarray(spacing, dtype=np.float64)
     if spacing.shape != (3,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
         raise InputError(f"spacing must be three positive numbers (mm per array axis), got {spacing.tolist()}")
-    if margin_mm is not None and (not np.isfinite(margin_mm) or margin_mm < 0):
-        raise InputError(f"margin_mm must be a finite number ≥ 0, got {margin_mm}")
+    if margin_mm is not None:
+        margin_mm = check_length_mm(margin_mm, "margin_mm")
     binary = mask if mask.dtype == bool else mask != 0
     if sigma_mm == 0 or not binary.any():
         return binary.copy()

@@ -68,7 +68,9 @@ def within_mm(mask: np.ndarray, spacing: Sequence[float], radius_mm: float) -> n
     mask = np.asarray(mask, dtype=bool)
     sp = np.asarray(spacing, dtype=np.float64)
     n0, n1, n2 = mask.shape
-    reach = np.floor(float(radius_mm) / sp).astype(int)
+    # shifts of a whole axis length or more reach nothing: the loops stay bounded by the array, however
+    # large the radius (a 1e9 mm bulge once looped for minutes)
+    reach = np.minimum(np.floor(min(float(radius_mm), 1e12) / sp), np.array(mask.shape) - 1).astype(int)
     rows = []  # (d0, d1, half-width along axis 2)
     for d0 in range(-reach[0], reach[0] + 1):
         for d1 in range(-reach[1], reach[1] + 1):
@@ -119,8 +121,14 @@ class Scene:
         self.organ = label == organ_value
         self.organ_box = bounding_box(self.organ)
         if self.organ_box is None:
-            present = sorted(int(v) for v in np.unique(label) if v != 0)[:12]
-            raise InputError(f"the label map has no organ voxels with value {organ_value} (values present: {present or 'none'})")
+            values = np.unique(label)
+            # exact values: a float 7.2 (or 7.0000001) must not print as the 7 that is missing
+            present = ", ".join(str(int(v)) if float(v).is_integer() else repr(float(v)) for v in values[values != 0][:12])
+            frac = values[np.mod(values, 1) != 0] if np.issubdtype(values.dtype, np.floating) else values[:0]
+            hint = f"; it holds non-integer values (e.g. {float(frac[0])!r}): is it an image, not a label map?" \
+                if frac.size else ""
+            raise InputError(f"the label map has no organ voxels with value {organ_value} "
+                             f"(values present: {present or 'none'}){hint}")
         self._host_cache: dict = {}
         self._forb_box: Box | None = None
         self._forb = np.zeros((0, 0, 0), bool)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..utils.errors import InputError
+from ..utils.limits import MAX_LENGTH_MM, check_voxels
 from .elastic import elastic_deform_mask
 
 
@@ -80,8 +81,8 @@ def check_semi_axes(semi_axes_mm: Sequence[float], what: str = "radii") -> tuple
         raise InputError(f"{what}: expected three numbers in mm, got {semi_axes_mm!r}") from None
     if len(axes) != 3:
         raise InputError(f"{what}: expected three semi-axes (x, y, z) in mm, got {len(axes)}")
-    if not all(np.isfinite(axes)) or min(axes) <= 0:
-        raise InputError(f"{what}: semi-axes must be > 0 mm, got {list(axes)}")
+    if not all(np.isfinite(axes)) or min(axes) <= 0 or max(axes) > MAX_LENGTH_MM:
+        raise InputError(f"{what}: semi-axes must be > 0 mm and ≤ {MAX_LENGTH_MM:g} mm, got {list(axes)}")
     return axes  # type: ignore[return-value]
 
 
@@ -138,6 +139,9 @@ def ellipsoid_mask(
     """
     sp = np.asarray(spacing_kji, dtype=np.float64)
     half = box_half_extent(semi_axes_mm, sp)
+    # the box (bool) and, for a rotated ellipsoid, the float64 quadratic form over its bounding box
+    check_voxels(2 * half + 1, 9, f"a tumour shape with semi-axes {[round(float(r), 3) for r in semi_axes_mm]} mm "
+                 f"({'×'.join(str(int(2 * h + 1)) for h in half)} voxels)", "use smaller radii")
     off = np.asarray(offset_vox, dtype=np.float64)
     rx, ry, rz = semi_axes_mm
     radii_kji = np.array([rz, ry, rx])

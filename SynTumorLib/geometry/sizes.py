@@ -37,6 +37,7 @@ import numpy as np
 from ..data.labels import equivalent_radius_mm  # noqa: F401 - the one definition, re-exported for size code
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
+from ..utils.limits import MAX_LENGTH_MM, MAX_TUMOURS
 
 CLASS_ORDER = ("tiny", "small", "medium", "large")
 
@@ -60,17 +61,19 @@ class SizeClass:
     count: tuple[int, int] = (1, 1)
 
     def __post_init__(self) -> None:
+        # upper bounds too: a 1e9 mm radius or a million tumours must fail here, not hang an insertion
+        cap = f"≤ {MAX_LENGTH_MM:g} mm"
         lo, hi = (float(x) for x in self.range_mm)
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi < lo:
-            raise InputError(f"size class {self.name!r}: range_mm must be 0 < lo ≤ hi, got {list(self.range_mm)}")
-        if not (self.radius_mm > 0):
-            raise InputError(f"size class {self.name!r}: radius_mm must be > 0, got {self.radius_mm}")
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi < lo or hi > MAX_LENGTH_MM:
+            raise InputError(f"size class {self.name!r}: range_mm must be 0 < lo ≤ hi {cap}, got {list(self.range_mm)}")
+        if not (0 < self.radius_mm <= MAX_LENGTH_MM):
+            raise InputError(f"size class {self.name!r}: radius_mm must be > 0 and {cap}, got {self.radius_mm}")
         slo, shi = (float(x) for x in self.sigma_mm)
-        if slo < 0 or shi < slo:
-            raise InputError(f"size class {self.name!r}: sigma_mm must be 0 ≤ lo ≤ hi, got {list(self.sigma_mm)}")
+        if not (0 <= slo <= shi <= MAX_LENGTH_MM):
+            raise InputError(f"size class {self.name!r}: sigma_mm must be 0 ≤ lo ≤ hi {cap}, got {list(self.sigma_mm)}")
         clo, chi = (int(x) for x in self.count)
-        if clo < 1 or chi < clo:
-            raise InputError(f"size class {self.name!r}: count must be 1 ≤ lo ≤ hi, got {list(self.count)}")
+        if clo < 1 or chi < clo or chi > MAX_TUMOURS:
+            raise InputError(f"size class {self.name!r}: count must be 1 ≤ lo ≤ hi ≤ {MAX_TUMOURS}, got {list(self.count)}")
         object.__setattr__(self, "range_mm", (lo, hi))
         object.__setattr__(self, "sigma_mm", (slo, shi))
         object.__setattr__(self, "count", (clo, chi))

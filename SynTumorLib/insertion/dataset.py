@@ -30,9 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..texture.registry import get_texture
 from ..utils.errors import InputError, SynTumorError
+from ..utils.paths import ensure_outside
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
+from ..utils.workers import watch_parent
 
 
 def _job(ds, case, out_id: str, seed: int, spec: dict, texture: Any, image_path: Path, label_path: Path,
@@ -96,10 +99,11 @@ def synthesize_dataset(
         raise InputError(f"workers must be ≥ 1, got {workers}")
     ds = open_dataset(healthy_dataset) if isinstance(healthy_dataset, (str, os.PathLike)) else healthy_dataset
     out = Path(out_dir).resolve()
-    if Path(ds.root).resolve() == out:
-        raise InputError(f"{out}: the output folder is the input dataset; choose another folder")
+    texture_path = Path(str(texture)) if isinstance(texture, (str, os.PathLike)) and Path(str(texture)).exists() else None
+    ensure_outside(out, ds.root, texture_path)
     spec_d = {**(spec or {}), "size_class": classes, "classes": size_classes, "probabilities": probabilities}
     spec_d = InsertionSpec.from_dict(spec_d).resolved().to_dict()  # validate once, before any work
+    get_texture(texture)  # a broken texture fails once, here, not once per case in every worker
     writer = MSDWriter(out, name=f"SynTumor synthetic ({classes})", description=f"synthetic tumours on {ds.root}")
     writer.meta.setdefault("syntumor", {})["synthesis"] = {
         "op": "synthesize_dataset", "version": __version__, "seed": int(seed), "source": str(ds.root),
@@ -138,7 +142,9 @@ def synthesize_dataset(
         import multiprocessing as mp
 
         # spawn: workers start clean (no inherited threads or open files from the parent)
-        with ProcessPoolExecutor(max_workers=int(workers), mp_context=mp.get_context("spawn")) as pool:
+        # watch_parent: a kill -9 of this process takes its workers with it
+        with ProcessPoolExecutor(max_workers=int(workers), mp_context=mp.get_context("spawn"),
+                                 initializer=watch_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_job, *job) for job in jobs]
             for n, f in enumerate(as_completed(futures)):
                 done(f.result(), n + 1)

@@ -44,6 +44,7 @@ from ..utils.errors import InputError
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed, fresh_seed
 from .planning import TumourPlan, materialise, plan_tumours, values_on
+from .record_check import check_insert_record
 from .spec import InsertionSpec
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ def insert_with_regions(image: Volume, organ_label: Volume, spec=None, seed: int
     if not isinstance(image, Volume) or not isinstance(organ_label, Volume):
         raise InputError("insert_tumours needs an image Volume and a label Volume")
     spec = InsertionSpec.coerce(spec).resolved()
+    spec.check_against(image.shape, image.array_spacing)
     seed = fresh_seed() if seed is None else int(seed)
     label, resampled = _align_label(image, organ_label)
     tex = get_texture(texture)
@@ -169,15 +171,14 @@ def insert_with_regions(image: Volume, organ_label: Volume, spec=None, seed: int
 def replay(image: Volume, organ_label: Volume, record: dict[str, Any], texture: TextureModel | None = None,
            progress: ProgressCallback | None = None) -> tuple[Volume, Volume]:
     """Reproduce an insertion bit-for-bit from its record (same image and label as the original call)."""
-    if not isinstance(record, dict) or record.get("op") != "insert_tumours":
-        raise InputError("not an insert_tumours record (op must be 'insert_tumours')")
-    geo = record.get("image_geometry", {})
+    plans = check_insert_record(record, image.shape)  # a tampered record fails here, clearly
+    geo = record.get("image_geometry") if isinstance(record.get("image_geometry"), dict) else {}
     if list(image.shape) != list(geo.get("shape_kji", [])) or not np.allclose(image.ijk_to_ras, geo.get("ijk_to_ras"), atol=1e-6):
         raise InputError(f"the image grid {image.shape} differs from the recorded one {geo.get('shape_kji')}; replay needs the original image")
     spec = InsertionSpec.from_dict(record["spec"])
     label, _ = _align_label(image, organ_label)
     tex = texture if texture is not None else get_texture(record["texture"])
     keys = ("shape", "box_start_kji", "clip_to_organ", "texture")
-    plans: list[TumourPlan] = [{k: t[k] for k in keys} for t in record["tumours"]]  # type: ignore[misc]
+    plans: list[TumourPlan] = [{k: t[k] for k in keys} for t in plans]  # type: ignore[misc]  (checked above)
     out, lab, _ = _render(make_scene(image, label, spec), image, plans, tex, progress)
     return image.with_array(out), image.with_array(lab)

@@ -19,6 +19,7 @@ from ..geometry.shapes import check_semi_axes
 from ..geometry.sizes import SizeClassSet, load_size_classes
 from ..utils.config import check_keys
 from ..utils.errors import InputError
+from ..utils.limits import MAX_ATTEMPTS, MAX_TUMOURS, check_count, check_length_mm, extent_mm
 
 PLACEMENTS = ("auto", "random", "point", "reference")
 ELASTIC_MODES = ("independent", "pairs")
@@ -79,10 +80,10 @@ class InsertionSpec:
         self.min_inside = float(self.min_inside)
         if self.radii_mm is not None:
             self.radii_mm = check_semi_axes(self.radii_mm, "radii_mm")
-        if self.sigma_mm is not None and not (math.isfinite(self.sigma_mm) and self.sigma_mm >= 0):
-            raise InputError(f"sigma_mm must be ≥ 0, got {self.sigma_mm}")
-        if self.bulge_mm is not None and not (math.isfinite(self.bulge_mm) and self.bulge_mm >= 0):
-            raise InputError(f"bulge_mm must be ≥ 0, got {self.bulge_mm}")
+        if self.sigma_mm is not None:
+            self.sigma_mm = check_length_mm(self.sigma_mm, "sigma_mm")
+        if self.bulge_mm is not None:
+            self.bulge_mm = check_length_mm(self.bulge_mm, "bulge_mm")
         lo, hi = (float(x) for x in self.tissue_hu)
         if hi <= lo:
             raise InputError(f"tissue_hu must be (low, high) with low < high, got {list(self.tissue_hu)}")
@@ -99,6 +100,8 @@ class InsertionSpec:
                 pts.append(q)
             if not pts:
                 raise InputError("at_ras is empty; give at least one point or leave it out")
+            if len(pts) > MAX_TUMOURS:
+                raise InputError(f"at_ras: {len(pts)} points, more than the {MAX_TUMOURS} tumours one insertion may hold")
             self.at_ras = pts
             if self.count is not None and int(self.count) != len(pts):
                 raise InputError(f"count={self.count} but {len(pts)} points given in at_ras")
@@ -107,11 +110,8 @@ class InsertionSpec:
         if self.placement in ("random", "reference") and self.at_ras is not None:
             raise InputError(f"placement {self.placement!r} does not take at_ras points")
         if self.count is not None:
-            if int(self.count) != self.count or int(self.count) < 1:
-                raise InputError(f"count must be a whole number ≥ 1, got {self.count!r}")
-            self.count = int(self.count)
-        if int(self.max_attempts) < 1:
-            raise InputError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
+            self.count = check_count(self.count, "count", 1, MAX_TUMOURS)
+        self.max_attempts = check_count(self.max_attempts, "max_attempts", 1, MAX_ATTEMPTS)
         self.organ_value = int(self.organ_value)
         if not 0 < self.organ_value < 65536:
             raise InputError(f"organ_value must be a positive label value, got {self.organ_value}")
@@ -119,6 +119,21 @@ class InsertionSpec:
         self._sizes = load_size_classes(self.classes, self.probabilities)
         if self.size_class != "mixed":
             self._sizes[self.size_class]
+
+    def check_against(self, shape_kji, spacing_kji) -> None:
+        """Lengths must fit the image they are used on (its diagonal): a radius, σ or bulge larger than
+        the whole image is a mistake, and would cost time and memory in proportion."""
+        ext = extent_mm(shape_kji, spacing_kji)
+        if self.radii_mm is not None and max(self.radii_mm) > ext:
+            raise InputError(f"radii_mm {list(self.radii_mm)} exceed the image ({ext:.0f} mm across its diagonal)")
+        for name, value in (("sigma_mm", self.sigma_mm), ("bulge_mm", self.bulge_mm)):
+            if value is not None:
+                check_length_mm(value, name, ext)
+        if self.radii_mm is None:
+            for c in ([self.sizes[self.size_class]] if self.size_class != "mixed" else list(self.sizes)):
+                if c.range_mm[1] > ext or c.sigma_mm[1] > ext:
+                    raise InputError(f"size class {c.name!r} (semi-axes up to {c.range_mm[1]:g} mm, σ up to "
+                                     f"{c.sigma_mm[1]:g} mm) does not fit the image ({ext:.0f} mm across its diagonal)")
 
     @property
     def sizes(self) -> SizeClassSet:

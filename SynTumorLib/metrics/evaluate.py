@@ -48,7 +48,6 @@ import csv
 import io
 import math
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ import numpy as np
 from ..data.volume import Volume
 from ..utils.atomic import write_json_atomic, write_text_atomic
 from ..utils.errors import InputError
+from ..utils.paths import case_id_from_path
 from ..utils.progress import ProgressCallback, track
 from .lesions import equivalent_radius_mm, lesion_detection
 from .overlap import dice, volume_ml
@@ -260,13 +260,10 @@ def summary_markdown(summary: dict[str, Any], title: str = "Evaluation") -> str:
     return "\n".join(lines) + "\n"
 
 
-_SUFFIX = re.compile(r"\.(nii\.gz|nii|nrrd|nhdr|mha|mhd)$", re.IGNORECASE)
-
-
 def _volume_files(folder: Path) -> dict[str, Path]:
-    from ..data.io import is_volume_file
+    from ..data.io import list_volume_files
 
-    return {_SUFFIX.sub("", p.name): p for p in sorted(folder.iterdir()) if p.is_file() and is_volume_file(p)}
+    return {case_id_from_path(p): p for p in list_volume_files(folder)}
 
 
 def _reference_cases(ref_dir: Path) -> tuple[dict[str, Path], Any]:

@@ -99,8 +99,11 @@ def load_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - pickle/zip errors of a truncated file come in many types
-        raise ModelFolderError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {str(e)[:120]}); "
-                               "delete it to start again") from None
+        from ..utils.torch_load import (
+            describe_load_error,  # one line, never torch's "weights_only=False" advice
+        )
+
+        raise ModelFolderError(f"{path}: checkpoint {describe_load_error(e)}; delete it to start again") from None
     if not isinstance(ckpt, dict):
         raise ModelFolderError(f"{path}: not a SynTumor training checkpoint")
     if ckpt.get("format") != FORMAT:

@@ -196,8 +196,15 @@ def migrate_v1(folder: Path, card: dict[str, Any]) -> tuple[dict[str, Any], str]
         if config.get("format_version") != 1:
             raise ModelFolderError(f"{folder}/config.json: format version {config.get('format_version')!r} is not "
                                    f"supported (this SynTumorLib reads 1 and {FORMAT_VERSION})")
-        if not (folder / "VERSION").is_file():
-            raise ModelFolderError(f"{folder}/VERSION: missing — not a (complete) model folder")
+        try:  # "<format> <format version> SynTumorLib <library version>", as the previous release wrote it
+            words = (folder / "VERSION").read_text(encoding="utf-8").split()
+        except FileNotFoundError:
+            raise ModelFolderError(f"{folder}/VERSION: missing — not a (complete) model folder") from None
+        except (OSError, UnicodeDecodeError):
+            words = []
+        if len(words) < 2 or words[0] != old or words[1] != "1":
+            raise ModelFolderError(f"{folder}/VERSION: says {' '.join(words[:4])!r}, expected '{old} 1 SynTumorLib …' "
+                                   "(another kind of model, another format version, or a damaged folder)")
         _check_hash(folder / "config.json", card.get("config_sha256"))
     else:
         raise ModelFolderError(f"{folder}/config.json: holds a {config.get('format')!r} model, the card a {old!r} one")

@@ -50,7 +50,7 @@ def amp_mode(requested: Any, device, warn: bool = False) -> str:
         msg = f"amp '{mode}' is a CUDA-only option: ignored on the {device.type.upper()} (float32)"
         if warn:
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        log.info(msg)
+        log.debug(msg)  # a config default (texture configs say amp: true) is no news on a CPU run
         return "none"
     return mode
 
@@ -78,7 +78,7 @@ def compile_enabled(requested: bool, device, warn: bool = False) -> bool:
         msg = f"compile is a CUDA-only option: ignored on the {device.type.upper()}"
         if warn:
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        log.info(msg)
+        log.debug(msg)
         return False
     return bool(requested)
 

@@ -126,6 +126,12 @@ class TrainConfig:
         if len(self.crop_size) != 3 or any(int(c) < 8 for c in self.crop_size):
             fail(f"'crop_size' must be three integers ≥ 8 (k, j, i), got {self.crop_size}")
         self.crop_size = [int(c) for c in self.crop_size]
+        if int(self.batch_size) >= 1:  # before any allocation: a 100000³ crop fails here, clearly
+            from ..utils.limits import HOST_BYTES_PER_TRAINING_VOXEL, check_voxels
+
+            check_voxels([int(self.batch_size), *self.crop_size], HOST_BYTES_PER_TRAINING_VOXEL,
+                         f"training config: a batch of {self.batch_size} crops of {self.crop_size} voxels",
+                         "use a smaller crop_size or batch_size")
         if len(self.hu_window) != 2 or not float(self.hu_window[0]) < float(self.hu_window[1]):
             fail(f"'hu_window' must be [lo, hi] with lo < hi, got {self.hu_window}")
         require_int(self.num_workers, f"{where}: 'num_workers'", min=0)

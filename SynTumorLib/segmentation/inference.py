@@ -23,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.io import is_volume_file, read_volume, write_volume
+from ..data.io import list_volume_files, read_label_map, read_volume, write_volume
 from ..data.volume import Volume
 from ..runtime.devices import resolve_device
 from ..runtime.precision import amp_mode, autocast
 from ..utils.errors import InputError
+from ..utils.limits import check_length_mm
+from ..utils.paths import case_id_from_path, ensure_outside
 from ..utils.progress import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,29 @@ def _dilate_mm(mask: np.ndarray, spacing_kji: Sequence[float], mm: float) -> np.
     return dist <= mm
 
 
+def _pancreas_region(pancreas: Volume, image: Volume, margin_mm: float, name: str = "the pancreas mask") -> np.ndarray:
+    """Where tumours may stay: the pancreas mask on the image grid, dilated by ``margin_mm``. A mask
+    that does not overlap the image would silently delete every tumour: refused."""
+    from ..data.resample import resample_like
+
+    if not isinstance(pancreas, Volume):
+        raise InputError(f"pancreas must be a Volume, got {type(pancreas).__name__}")
+    if not np.asarray(pancreas.array).any():
+        raise InputError(f"{name}: the pancreas mask is empty: it would remove every tumour")
+    p = pancreas if pancreas.same_grid(image, atol=1e-6) else resample_like(
+        pancreas.with_array((pancreas.array > 0).astype(np.uint8)), image, is_label=True)
+    inside = np.asarray(p.array) > 0
+    if not inside.any():
+        raise InputError(f"{name}: the pancreas mask (grid {pancreas.shape} at {pancreas.spacing} mm) does not overlap the "
+                         f"image grid {image.shape}: it would remove every tumour; give a mask of this CT")
+    return _dilate_mm(inside, image.array_spacing, margin_mm)
+
+
 def predict_volume(model, image: Volume, pancreas: Volume | None = None, device: str = "auto",
                    overlap: float = 0.5, progress: ProgressCallback | None = None, *,
                    largest_pancreas_component: bool = False, pancreas_margin_mm: float = 5.0,
-                   sw_batch_size: int = 1, return_probability: bool = False) -> Volume | tuple[Volume, Volume]:
+                   sw_batch_size: int = 1, return_probability: bool = False,
+                   pancreas_name: str = "the pancreas mask") -> Volume | tuple[Volume, Volume]:
     """Segment ``image`` (HU) into 0 background / 1 pancreas / 2 tumour on the image's own grid.
 
     Args:
@@ -118,6 +139,8 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         raise InputError(f"image must be a Volume, got {type(image).__name__}")
     if not np.all(np.isfinite(image.array)):
         raise InputError("image contains NaN or infinite values")
+    margin = check_length_mm(pancreas_margin_mm, "pancreas_margin_mm")  # a negative margin would erode the mask
+    allowed = None if pancreas is None else _pancreas_region(pancreas, image, margin, pancreas_name)  # before the network
     dev = resolve_device(device)
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=dev)
     if lm.device != dev:
@@ -146,10 +169,7 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         arr = np.where(keep, arr, 0).astype(np.uint8)
         if prob is not None:
             prob[~keep] = 0.0
-    if pancreas is not None:
-        p = pancreas if pancreas.same_grid(image, atol=1e-6) else resample_like(
-            pancreas.with_array((pancreas.array > 0).astype(np.uint8)), image, is_label=True)
-        allowed = _dilate_mm(np.asarray(p.array) > 0, image.array_spacing, pancreas_margin_mm)
+    if allowed is not None:
         arr[(arr == 2) & ~allowed] = 0
         if prob is not None:
             prob[~allowed] = 0.0
@@ -172,14 +192,6 @@ def _tumour_probability(logits, work: Volume, image: Volume) -> np.ndarray:
     return np.clip(np.asarray(vol.array, dtype=np.float32), 0.0, 1.0)
 
 
-def _case_name(path: Path) -> str:
-    name = path.name
-    for suf in (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".nhdr"):
-        if name.lower().endswith(suf):
-            return name[: -len(suf)]
-    return name
-
-
 def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Path | None = None,
                   device: str = "auto", overlap: float = 0.5, progress: ProgressCallback | None = None,
                   probability_out: str | Path | None = None, **kwargs) -> list[Path]:
@@ -192,8 +204,11 @@ def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Pat
 
     image, out = Path(image), Path(out)
     prob_out = Path(probability_out) if probability_out is not None else None
+    for dst in (out, prob_out):  # neither output may overwrite (or sit inside) an input
+        if dst is not None:
+            ensure_outside(dst, image, pancreas, None if isinstance(model, LoadedModel) else model)
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=resolve_device(device))
-    inputs = sorted(p for p in image.iterdir() if is_volume_file(p)) if image.is_dir() else []
+    inputs = list_volume_files(image) if image.is_dir() else []
     if inputs:  # a folder of CT files (a folder without any is read as one DICOM series)
         if out.exists() and not out.is_dir():
             raise InputError(f"{out}: must be a folder when --image is a folder")
@@ -203,11 +218,11 @@ def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Pat
         for p in inputs:
             pan = None
             if pancreas is not None:
-                pan = next((q for q in Path(pancreas).iterdir() if _case_name(q) == _case_name(p)), None)
+                pan = next((q for q in list_volume_files(pancreas) if case_id_from_path(q) == case_id_from_path(p)), None)
                 if pan is None:
                     raise InputError(f"{pancreas}: no pancreas mask named like {p.name}")
-            jobs.append((p, pan, out / f"{_case_name(p)}.nii.gz",
-                         None if prob_out is None else prob_out / f"{_case_name(p)}.nii.gz"))
+            jobs.append((p, pan, out / f"{case_id_from_path(p)}.nii.gz",
+                         None if prob_out is None else prob_out / f"{case_id_from_path(p)}.nii.gz"))
     else:
         jobs = [(image, Path(pancreas) if pancreas else None, out, prob_out)]
     written = []
@@ -216,8 +231,9 @@ def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Pat
             if progress is not None:
                 progress((n + f) / len(jobs), f"{src.name}: {m}")
 
-        seg = predict_volume(lm, read_volume(src), read_volume(pan) if pan else None, device=device,
-                             overlap=overlap, progress=sub, return_probability=prob_dst is not None, **kwargs)
+        seg = predict_volume(lm, read_volume(src), read_label_map(pan) if pan else None, device=device,
+                             overlap=overlap, progress=sub, return_probability=prob_dst is not None,
+                             pancreas_name=str(pan), **kwargs)
         if prob_dst is not None:
             seg, prob = seg
             written.append(write_volume(prob, prob_dst))

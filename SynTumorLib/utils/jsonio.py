@@ -27,11 +27,24 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, default=_default, indent=2, sort_keys=False)
 
 
-def read_json(path: str | Path) -> Any:
+MAX_JSON_BYTES = 256 * 2**20  # configs, records and dataset.json files are kilobytes to a few megabytes
+
+
+def read_json(path: str | Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Parse a JSON file; a missing file, a folder, an oversized file or invalid JSON is an
+    ``InputError`` naming the file (the size is checked before anything is read)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a JSON file")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{path}: {size / 2**20:.0f} MiB is too large for a JSON file here (limit "
+                         f"{max_bytes / 2**20:.0f} MiB); is it the right file?")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a SynTumor JSON file") from None

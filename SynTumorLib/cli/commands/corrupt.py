@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..common import add_dataset_options, dataset_options, label_values, progress_bar
+from ..common import PathRoles, add_dataset_options, dataset_options, label_values, progress_bar
 
 
 def _sigma(text: str) -> float:
@@ -86,4 +86,4 @@ def register(sub) -> None:
                    help="canonical label values to corrupt (default 2 = tumour)")
     p.add_argument("--tolerance-mm", type=float, default=2.0, help="NSD tolerance in the summary (default 2)")
     p.add_argument("--list-levels", action="store_true", help="print the calibrated levels and exit")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, paths=PathRoles(outputs={"out": "dir"}, inputs=("dataset",)))

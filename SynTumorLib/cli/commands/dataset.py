@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..common import add_dataset_options, dataset_options, progress_bar
+from ..common import PathRoles, add_dataset_options, dataset_options, progress_bar
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -29,14 +29,9 @@ def _open(args):
 
 def _check(args) -> int:
     from ...data.check import check_dataset
-    from ...data.nnunet_export import _is_inside
     from ...utils.atomic import write_json_atomic, write_text_atomic
-    from ...utils.errors import InputError
 
-    ds = _open(args)
-    for out in (args.json, args.markdown):
-        if out is not None and _is_inside(out, ds.root):
-            raise InputError(f"{out}: report would be written inside the input dataset; choose another path")
+    ds = _open(args)  # the outputs were checked to lie outside it (PathRoles below)
     report = check_dataset(ds, progress=progress_bar("checking"))
     print(report.to_markdown(), end="")
     if args.json:
@@ -80,7 +75,7 @@ def register(sub) -> None:
     _add_source(c)
     c.add_argument("--json", type=Path, help="also write the full report as JSON here")
     c.add_argument("--markdown", type=Path, help="also write the report as Markdown here")
-    c.set_defaults(func=_check)
+    c.set_defaults(func=_check, paths=PathRoles(outputs={"json": "file", "markdown": "file"}, inputs=("path",)))
 
     lst = dsub.add_parser("list", help="print the cases (id, image, label) of a dataset")
     _add_source(lst)
@@ -102,4 +97,6 @@ def register(sub) -> None:
                    help="offline synthetic dataset: every case is added to training as syn_<case>")
     e.add_argument("--noisy", type=Path, default=None, metavar="DIR",
                    help="noisy-label dataset: each training case takes its label from the same case id there")
-    e.set_defaults(func=_export)
+    # export_nnunet checks the folder it writes (OUT/DatasetNNN_Name) against the inputs: an nnUNet_raw
+    # folder may hold the source dataset beside the new one
+    e.set_defaults(func=_export, paths=PathRoles(outputs={"out": "dir"}))

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..common import progress_bar
+from ..common import PathRoles, progress_bar
 
 
 def register(sub) -> None:
@@ -39,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("--texture-model", type=Path, metavar="DIR",
                    help="a diffusion texture model folder (syntumor train diffusion, or a demo's texture/model) to "
                         "measure instead of training one in the texture stage")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, paths=PathRoles(outputs={"out": "dir"}, inputs=("texture_model",)))
 
 
 def _bars():

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..common import PathRoles
+
 
 def _sizes(text: str):
     """``tiny``-style preset / JSON path, or comma-separated cut radii in mm (``5,9,14``)."""
@@ -75,4 +77,4 @@ def register(sub) -> None:
                    help="lesion candidates: connected components of tumour probability ≥ this")
     p.add_argument("--min-lesion-mm3", type=float, default=10.0, help="candidates smaller than this (mm³) are dropped")
     p.add_argument("--hit-iou", type=float, default=0.1, help="a candidate hits a reference lesion at IoU ≥ this")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, paths=PathRoles(outputs={"out": "dir"}, inputs=("pred", "ref", "size_classes", "prob")))

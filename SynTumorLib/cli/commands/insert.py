@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..common import progress_bar
+from ..common import PathRoles, progress_bar
 
 
 def floats3(text: str) -> tuple[float, float, float]:
@@ -48,7 +48,7 @@ def add_size_arguments(p: argparse.ArgumentParser, default_class: str = "medium"
 
 
 def _run(args) -> int:
-    from ...data.io import read_volume, write_volume
+    from ...data.io import read_label_map, read_volume, write_volume
     from ...insertion import insert_tumours, replay
     from ...utils.atomic import write_json_atomic
     from ...utils.errors import InputError
@@ -56,13 +56,15 @@ def _run(args) -> int:
     from ...viz.overlay import save_slices_png
 
     image = read_volume(args.image)
-    label = read_volume(args.label)
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(f"{args.out}: exists and is not a folder")
+    # a replay takes the organ value from its record; label errors name the file
+    label = read_label_map(args.label, value=None if args.replay else args.organ_label)
     cb = progress_bar("inserting")
     if args.replay:
         record = read_json(args.replay)
-        out_img, out_lab = replay(image, label, record, progress=cb)
+        try:
+            out_img, out_lab = replay(image, label, record, progress=cb)
+        except InputError as e:  # name the record: it is the file a tampered value came from
+            raise InputError(f"{args.replay}: {e}") from None
     else:
         spec = {"size_class": args.size_class, "classes": args.classes, "probabilities": args.probabilities,
                 "radii_mm": args.radii_mm, "sigma_mm": args.sigma_mm, "count": args.count,
@@ -101,4 +103,5 @@ def register(sub) -> None:
     p.add_argument("--replay", type=Path, default=None, help="reproduce a record.json bit-for-bit instead of drawing")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--no-preview", action="store_true", help="do not write preview.png")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, paths=PathRoles(outputs={"out": "dir"},
+                                             inputs=("image", "label", "replay", "texture", "classes")))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...runtime.devices import DEVICE_HELP
-from ..common import progress_bar
+from ..common import PathRoles, progress_bar
 
 
 def _read_ids(text: str | None) -> list[str] | None:
@@ -88,7 +88,7 @@ def register(sub) -> None:
     t.add_argument("--train-cases", default=None, metavar="IDS|@FILE", help="real training case ids (default all)")
     t.add_argument("--val-cases", default=None, metavar="IDS|@FILE",
                    help="validation case ids (fold 0 = exactly this split; default a seeded 5-fold split)")
-    t.set_defaults(func=_train)
+    t.set_defaults(func=_train, paths=PathRoles(outputs={"work": "dir"}, inputs=("dataset", "synthetic", "noisy", "config")))
 
     pr = nsub.add_parser("predict", help="predict label maps with a trained run",
                          description="Predict OUT/<case>.nii.gz (0/1/2 on each input's grid) for the images in --images "
@@ -99,4 +99,5 @@ def register(sub) -> None:
     pr.add_argument("--cases", default=None, metavar="IDS|@FILE", help="predict only these case ids")
     pr.add_argument("--device", default=None, help="override the run's device: " + DEVICE_HELP)
     pr.add_argument("--tta", choices=("on", "off"), default=None, help="mirror test-time augmentation (default: run's)")
-    pr.set_defaults(func=_predict)
+    # predict_nnunet also keeps --out outside the trained model (WORK/nnUNet_results/...)
+    pr.set_defaults(func=_predict, paths=PathRoles(outputs={"out": "dir"}, inputs=("images",)))

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..common import PathRoles
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -46,7 +48,7 @@ def register(sub) -> None:
                         "view is centred on the pancreas)")
     p.add_argument("--name", default="SynTumorPhantom", help="dataset name in dataset.json")
     p.add_argument("--prefix", default="phantom", help="case id prefix (default: phantom → phantom_000)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, paths=PathRoles(outputs={"out": "dir"}))
 
 
 def run(args) -> int:

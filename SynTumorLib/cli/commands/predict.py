@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ...runtime.devices import DEVICE_HELP
+from ..common import PathRoles
 
 
 def register(sub) -> None:
@@ -33,22 +34,20 @@ def register(sub) -> None:
                    help="also write the tumour probability map (float32 in [0, 1], on the input grid) — a file, or a "
                         "folder when --image is a folder; `syntumor evaluate --prob` scores detection from it")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, paths=PathRoles(outputs={"out": "any", "probability_out": "any"},
+                                             inputs=("model", "image", "pancreas_label")))
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
     from ...segmentation.inference import predict_files
+    from ..common import progress_bar
 
-    with tqdm(total=1000, desc="predict", dynamic_ncols=True, bar_format="{l_bar}{bar}| {postfix}") as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.n = int(fraction * 1000)
-            bar.set_postfix_str(message[:60], refresh=True)
-
-        written = predict_files(args.model, args.image, args.out, pancreas=args.pancreas_label, device=args.device,
-                                overlap=args.overlap, progress=progress, largest_pancreas_component=args.largest_component,
-                                pancreas_margin_mm=args.pancreas_margin, probability_out=args.probability_out)
+    bar = progress_bar("predict")  # drawn on a terminal only: stderr stays the one error line otherwise
+    written = predict_files(args.model, args.image, args.out, pancreas=args.pancreas_label, device=args.device,
+                            overlap=args.overlap, progress=lambda f, m: bar(f, m[:60]),
+                            largest_pancreas_component=args.largest_component, pancreas_margin_mm=args.pancreas_margin,
+                            probability_out=args.probability_out)
+    bar(1.0, "done")
     for w in written:
         print(w)
     return 0

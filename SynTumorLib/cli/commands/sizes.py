@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..common import PathRoles
+
 
 def _show(args) -> int:
     from ...geometry.sizes import load_size_classes
@@ -49,4 +51,4 @@ def register(sub) -> None:
                                     "equivalent radius, cut at the quartiles into tiny/small/medium/large.")
     a.add_argument("dataset", type=Path, help="labelled dataset folder (MSD, nnU-Net, folder, ...)")
     a.add_argument("--out", type=Path, required=True, help="output folder (size_classes.json, .md, .csv, .png)")
-    a.set_defaults(func=_analyze)
+    a.set_defaults(func=_analyze, paths=PathRoles(outputs={"out": "dir"}, inputs=("dataset",)))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..common import PathRoles
+
 
 def _run(args) -> int:
     from ...experiments.spec import load_spec
@@ -76,10 +78,10 @@ def register(sub) -> None:
     r.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="train N runs at once, one process each (CPU: up to the number of cores; results are the "
                         "same as serial)")
-    r.set_defaults(func=_run)
+    r.set_defaults(func=_run, paths=PathRoles(outputs={"out": "dir"}, inputs=("spec",)))
     ls = ssub.add_parser("list", help="list the shipped study specs")
     ls.set_defaults(func=_list)
     t = ssub.add_parser("tables", help="rewrite the tables, paired comparisons and plots of a study folder from its "
                                        "finished runs")
     t.add_argument("--out", type=Path, required=True, help="the study output folder")
-    t.set_defaults(func=_tables)
+    t.set_defaults(func=_tables, paths=PathRoles(outputs={"out": "dir"}))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..common import PathRoles
+
 
 def _run(args) -> int:
     from ...insertion.dataset import synthesize_dataset
@@ -47,4 +49,4 @@ def register(sub) -> None:
     p.add_argument("--bulge-mm", type=float, default=None, help="bulge into fat/soft tissue (default half the class radius)")
     p.add_argument("--placement", default="random", choices=("random", "reference"), help="placement rule")
     p.add_argument("--texture", default="statistical", help="statistical, a fitted texture JSON or a model folder")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, paths=PathRoles(outputs={"out": "dir"}, inputs=("healthy", "size_classes", "texture")))

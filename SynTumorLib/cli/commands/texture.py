@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..common import PathRoles
+
 
 def _fit(args) -> int:
     from ...texture.fit import fit_texture
@@ -37,4 +39,4 @@ def register(sub) -> None:
     f.add_argument("dataset", type=Path, help="labelled dataset with tumours (label 2)")
     f.add_argument("--out", type=Path, required=True, help="output JSON (use with --texture)")
     f.add_argument("--max-cases", type=int, default=None, help="use at most N cases with tumours")
-    f.set_defaults(func=_fit)
+    f.set_defaults(func=_fit, paths=PathRoles(outputs={"out": "file"}, inputs=("dataset",)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ...runtime.devices import DEVICE_HELP
+from ..common import PathRoles
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -30,7 +31,7 @@ def register(tsub) -> None:
         "L1 + commitment + PatchGAN after a warm-up) or an AutoencoderKL, on windowed crops around tumours.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_common(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, paths=PathRoles(outputs={"out": "dir"}, inputs=("dataset", "config")))
 
 
 def run(args) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..common import PathRoles
 from .autoencoder import add_common
 
 
@@ -23,7 +24,7 @@ def register(tsub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_common(p)
     p.add_argument("--autoencoder", required=True, help="autoencoder model folder (syntumor train autoencoder)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, paths=PathRoles(outputs={"out": "dir"}, inputs=("dataset", "autoencoder", "config")))
 
 
 def run(args) -> int:

@@ -11,9 +11,11 @@ command trains with DDP on every process::
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ...runtime.devices import DEVICE_HELP
+from ..common import PathRoles
 
 PRESETS = Path(__file__).resolve().parents[2] / "segmentation" / "configs"
 
@@ -42,7 +44,8 @@ def register(tsub) -> None:
     p.add_argument("--device", help="training device (default: the config's): " + DEVICE_HELP)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--out", required=True, help="model folder to write")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, paths=PathRoles(outputs={"out": "dir"}, inputs=(
+        "config", "dataset", "healthy", "arm", "size_classes", "synthetic_dataset", "noisy_labels")))
 
 
 def build_config(args):
@@ -88,12 +91,19 @@ def run(args) -> int:
     from ...utils.progress import filter_progress_printer
 
     cfg = build_config(args)
+    from ...utils.paths import ensure_outside
+
+    # the datasets may come from --config: check them too (the options were checked by PathRoles)
+    data = cfg.data
+    ensure_outside(args.out, *(data.get(k) for k in ("real", "healthy", "offline_synthetic", "noisy_labels")
+                               if isinstance(data.get(k), str)), what="output (--out)")
     rank = int(os.environ.get("RANK", "0"))
     bar = None
     if rank == 0:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=1000, desc="training", unit="‰", dynamic_ncols=True, bar_format="{l_bar}{bar}| {postfix}")
+        bar = tqdm(total=1000, desc="training", unit="‰", dynamic_ncols=True, bar_format="{l_bar}{bar}| {postfix}",
+                   disable=not sys.stderr.isatty())
     slicer = os.environ.get("SYNTUMOR_FILTER_PROGRESS") == "1"
     printer = filter_progress_printer() if slicer else None
 

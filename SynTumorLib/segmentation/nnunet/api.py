@@ -40,9 +40,10 @@ from ...data.nnunet_export import SOURCES_FILE, export_nnunet
 from ...utils.atomic import write_json_atomic
 from ...utils.errors import InputError, ModelFolderError, SynTumorError
 from ...utils.jsonio import read_json
+from ...utils.paths import case_id_from_path, ensure_outside
 from ...utils.progress import ProgressCallback
 from .config import NNUNetConfig
-from .env import ERROR_PREFIX, set_nnunet_env
+from .env import ERROR_PREFIX, PARENT_PID_ENV, set_nnunet_env
 
 _EPOCH_RE = re.compile(r"Epoch (\d+)\s*$")
 
@@ -54,12 +55,31 @@ def model_folder(work: str | os.PathLike) -> Path:
     return work / "nnUNet_results" / cfg.dataset_name / cfg.trainer_folder_name
 
 
+def _check_device(name: str | None) -> None:
+    """``cuda`` without a GPU fails now, before any export or preprocessing (the child would fail only
+    after them); the one device rule (:mod:`SynTumorLib.runtime.devices`) decides."""
+    if name is None or str(name).lower() in ("auto", "cpu"):
+        return
+    from ...runtime.devices import resolve_device
+
+    resolve_device(name)
+
+
+def _check_checkpoints(folder: Path, pattern: str) -> None:
+    """Refuse, before nnU-Net sees them, checkpoints it would have to unpickle unsafely."""
+    from .safe_loading import check_nnunet_checkpoint
+
+    for ckpt in sorted(folder.glob(pattern)):
+        check_nnunet_checkpoint(ckpt)
+
+
 def _run_child(work: Path, step: str, extra: Sequence[str] = (), *, env_extra: dict | None = None,
                on_line=None) -> float:
     """Run one ``run.py`` step; stream its output to ``logs/<step>.log``; return wall seconds."""
     env = dict(os.environ)
     set_nnunet_env(work, env)
     env.update(env_extra or {})
+    env[PARENT_PID_ENV] = str(os.getpid())  # the child exits (with its workers) when this process dies
     log = work / "logs" / f"{step}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "SynTumorLib.segmentation.nnunet.run", step, "--work", str(work), *extra]
@@ -151,6 +171,8 @@ def train_nnunet(
     """
     cfg = config if isinstance(config, NNUNetConfig) else NNUNetConfig.from_dict(config or {})
     work = Path(work).resolve()
+    ensure_outside(work, dataset, synthetic, noisy, what="work folder")  # before anything is created
+    _check_device(cfg.device)
     if synthetic is not None and noisy is not None:
         # One factor per run: a study arm adds synthetic tumours *or* degrades the labels.
         raise InputError("give either a synthetic dataset or a noisy-label dataset, not both")
@@ -173,7 +195,7 @@ def train_nnunet(
         state = dict(old, config=settings["config"])  # runtime keys of this call apply
     else:
         state = dict(settings, timings={})
-    work.mkdir(parents=True, exist_ok=True)
+    # no work.mkdir here: the export creates it with its first file (a refused dataset leaves nothing)
 
     def report(frac: float, msg: str) -> None:
         if progress:
@@ -203,6 +225,7 @@ def train_nnunet(
     mf = model_folder(work)
     final = mf / f"fold_{cfg.fold}" / "checkpoint_final.pth"
     if not final.is_file():
+        _check_checkpoints(mf / f"fold_{cfg.fold}", "checkpoint_latest.pth")  # the resume nnU-Net would load
         def on_line(line: str) -> None:
             m = _EPOCH_RE.search(line)
             if m:
@@ -218,19 +241,16 @@ def train_nnunet(
 
 def _input_images(images: str | os.PathLike, case_ids: Sequence[str] | None) -> dict[str, Path]:
     """case id → image file: a folder of volumes (``<case>.nii.gz`` or ``<case>_0000.nii.gz``) or a dataset."""
-    from ...data.io import is_volume_file
+    from ...data.io import list_volume_files
 
     root = Path(images)
     if not root.exists():
         raise InputError(f"{root}: images folder not found")
     if root.is_file():
         raise InputError(f"{root}: give a folder of images (or a dataset folder), not a file")
-    plain = sorted(p for p in root.iterdir() if p.is_file() and is_volume_file(p))
+    plain = list_volume_files(root)
     if plain:
-        found = {}
-        for p in plain:
-            cid = re.sub(r"(_0000)?\.(nii\.gz|nii|nrrd|nhdr|mha|mhd)$", "", p.name)
-            found[cid] = p
+        found = {case_id_from_path(p, channel=True): p for p in plain}
     else:
         from ...data.datasets import open_dataset
 
@@ -277,10 +297,14 @@ def predict_nnunet(
         from ...runtime.devices import check_device_name
 
         device = check_device_name(device)
-    inputs = _input_images(images, case_ids)
+    _check_device(device if device is not None else
+                  NNUNetConfig.from_dict(read_json(work / "nnunet.json")["config"]).device)
     out_dir = Path(out_dir)
+    ensure_outside(out_dir, images, final)
+    _check_checkpoints(final, "fold_*/checkpoint_final.pth")
+    inputs = _input_images(images, case_ids)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".nnunet-predict-", dir=out_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=".nnunet-predict.", suffix=".tmp", dir=out_dir))  # stale ones: utils.paths
     try:
         items = []
         for cid, path in inputs.items():

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 ERROR_PREFIX = "SYNTUMOR-ERROR: "
+PARENT_PID_ENV = "SYNTUMOR_PARENT_PID"  # the child watches this process and exits when it dies
 
 
 def set_nnunet_env(work: Path, environ=os.environ) -> None:

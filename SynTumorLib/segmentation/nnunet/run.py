@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from .env import ERROR_PREFIX, set_nnunet_env
+from .env import ERROR_PREFIX, PARENT_PID_ENV, set_nnunet_env
 
 
 def _device(name: str):
@@ -127,11 +127,54 @@ def step_predict(work: Path, job_file: Path) -> None:
     tta = cfg.tta if job.get("tta") is None else bool(job["tta"])
     predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=tta,
                                 device=device, verbose=False, allow_tqdm=False)
-    predictor.initialize_from_trained_model_folder(str(model), use_folds=(cfg.fold,),
-                                                   checkpoint_name="checkpoint_final.pth")
+    _initialize_safely(predictor, model, cfg.fold)
     inputs = [[item[0]] for item in job["items"]]
     outputs = [item[1] for item in job["items"]]
     predictor.predict_from_files_sequential(inputs, outputs, save_probabilities=False, overwrite=True)
+
+
+def _initialize_safely(predictor, model: Path, fold) -> None:
+    """``initialize_from_trained_model_folder`` without its ``torch.load(weights_only=False)``: the
+    checkpoint is loaded by :func:`.checkpoints.load_nnunet_checkpoint` and the network handed to
+    nnU-Net with ``manual_initialization`` (the same steps as nnU-Net 2.8's own initializer)."""
+    import inspect
+
+    from batchgenerators.utilities.file_and_folder_operations import load_json
+    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
+    from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
+    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+    from ...utils.errors import ModelFolderError
+    from .safe_loading import load_nnunet_checkpoint
+
+    ckpt_path = model / f"fold_{fold}" / "checkpoint_final.pth"
+    ckpt = load_nnunet_checkpoint(ckpt_path)
+    dataset_json = load_json(str(model / "dataset.json"))
+    plans_manager = PlansManager(load_json(str(model / "plans.json")))
+    try:
+        trainer_name, configuration = str(ckpt["trainer_name"]), str(ckpt["init_args"]["configuration"])
+    except (KeyError, TypeError):
+        raise ModelFolderError(f"{ckpt_path}: not an nnU-Net checkpoint (no trainer_name / init_args)") from None
+    configuration_manager = plans_manager.get_configuration(configuration)
+    trainer_class = recursive_find_trainer_class_by_name(trainer_name)  # a name among nnU-Net's own trainers
+    if trainer_class is None:
+        raise ModelFolderError(f"{ckpt_path}: unknown nnU-Net trainer {trainer_name!r}")
+    n_in = determine_num_input_channels(plans_manager, configuration_manager, dataset_json)
+    n_out = plans_manager.get_label_manager(dataset_json).num_segmentation_heads
+    if "plans_manager" in inspect.signature(trainer_class.build_network_architecture).parameters:
+        network = trainer_class.build_network_architecture(plans_manager, configuration_manager, n_in, n_out,
+                                                           enable_deep_supervision=False)
+    else:  # the older signature
+        network = trainer_class.build_network_architecture(
+            configuration_manager.network_arch_class_name, configuration_manager.network_arch_init_kwargs,
+            configuration_manager.network_arch_init_kwargs_req_import, n_in, n_out, enable_deep_supervision=False)
+    weights = ckpt["network_weights"]
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as e:
+        raise ModelFolderError(f"{ckpt_path}: the weights do not match the network in plans.json ({str(e)[:200]})") from None
+    predictor.manual_initialization(network, plans_manager, configuration_manager, [weights], dataset_json,
+                                    trainer_name, ckpt.get("inference_allowed_mirroring_axes"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work.resolve()
     set_nnunet_env(work)  # before any nnunetv2 import
     from ...utils.errors import SynTumorError
+    from ...utils.workers import watch_parent
+    from .safe_loading import install_safe_pickle_loading, install_safe_torch_load
+
+    if os.environ.get(PARENT_PID_ENV):  # a kill -9 of the caller takes this process and its workers with it
+        watch_parent(int(os.environ[PARENT_PID_ENV]), kill_group=True)
+    install_safe_torch_load()  # no torch.load in this process unpickles arbitrary objects,
+    install_safe_pickle_loading()  # and no pickle of nnU-Net's either
 
     try:
         if args.step == "plan":
