@@ -189,7 +189,7 @@ def build_inputs(root: Path) -> Path:
 
 
 def _segmenter_run(folder: Path, data: Path, marker: Path) -> None:
-    from seg_testdata import tiny_config
+    from builders import tiny_config
 
     from SynTumorLib.segmentation.train import train
 

@@ -40,3 +40,24 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "ct.nii.gz").exists():
         pytest.skip(f"real CT example not found at {SHARED_DATA} (only present on the project's machines)")
     return SHARED_DATA
+
+
+# One tiny training run through the SynTumorTrain CLI script, shared by the CLI-module and the
+# Segmentation-logic tests (torch and MONAI load in the worker processes only: the suite stays fast).
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """A 4-case segmentation dataset of 24³ phantoms (MSD layout)."""
+    from slicer_support import tiny_cli_dataset
+
+    return tiny_cli_dataset(tmp_path_factory.mktemp("cli") / "data")
+
+
+@pytest.fixture(scope="session")
+def cli_trained_model(tmp_path_factory, dataset):
+    """(model folder, completed process) of one tiny training run of the CLI script, as Slicer starts it."""
+    pytest.importorskip("torch")
+    from slicer_support import run_cli, slicer_style_args, write_config
+
+    work = tmp_path_factory.mktemp("cli-train")
+    result = run_cli(*slicer_style_args(dataset, work / "model", write_config(work, dataset)))
+    return work / "model", result

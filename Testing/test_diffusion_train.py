@@ -159,7 +159,7 @@ def test_errors_for_bad_training_input(tmp_path, ae_folder):
         train_diffusion(tmp_path / "healthy", ae_folder, tmp_path / "o", steps=1)
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelFolderError, match="checkpoint.pt: corrupt or truncated checkpoint.*delete it"):
+    with pytest.raises(ModelFolderError, match="checkpoint.pt: checkpoint corrupt or truncated.*delete it"):
         load_checkpoint(bad, "texture-denoiser")
     # ranges are checked before any work starts (no crop bank, no folder)
     with pytest.raises(InputError, match="diffusion_training.steps must be an integer ≥ 1, got 0"):

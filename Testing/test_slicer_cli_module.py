@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,58 +20,11 @@ XML = CLI_DIR / "SynTumorTrain.xml"
 sys.path.insert(0, str(CLI_DIR))
 
 import SynTumorTrain  # noqa: E402
-
-
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=str(REPO))
+from slicer_support import run_cli, slicer_style_args, write_config  # noqa: E402
 
 
 def progress_values(stdout: str) -> list[float]:
     return [float(v) for v in re.findall(r"<filter-progress>([0-9.]+)</filter-progress>", stdout)]
-
-
-# Session-wide results shared with test_slicer_logic_segmentation.py, which imports these fixtures:
-# pytest registers an imported fixture once per module, so the cache below keeps one training run.
-_SHARED: dict = {}
-
-
-@pytest.fixture(scope="session")
-def dataset(tmp_path_factory):
-    if "dataset" not in _SHARED:
-        from seg_testdata import make_seg_dataset
-
-        _SHARED["dataset"] = make_seg_dataset(tmp_path_factory.mktemp("cli") / "data", n_cases=4, shape=(24, 24, 24))
-    return _SHARED["dataset"]
-
-
-@pytest.fixture(scope="session")
-def cli_trained_model(tmp_path_factory, dataset):
-    """(model folder, completed process) of one tiny training run through the CLI script, as Slicer
-    starts it; the segmentation tests predict with the same model (torch and MONAI are imported in
-    the worker processes only, which keeps the suite fast)."""
-    pytest.importorskip("torch")
-    if "model" not in _SHARED:
-        work = tmp_path_factory.mktemp("cli-train")
-        result = run_cli(*slicer_style_args(dataset, work / "model", write_config(work, dataset)))
-        _SHARED["model"] = (work / "model", result)
-    return _SHARED["model"]
-
-
-def slicer_style_args(dataset: Path, out: Path, config: Path, *extra: str) -> list[str]:
-    """Arguments in the form Slicer's CLI launcher writes them: every parameter with its long flag,
-    enumerations as text, booleans as a bare flag only when checked."""
-    return ["--dataset", str(dataset), "--arm", "none", "--noiseLevel", "none", "--model", "unet",
-            "--iterations", "2", "--batchSize", "2", "--cropSize", "16", "--config", str(config),
-            "--device", "cpu", "--seed", "0", *extra, "--out", str(out)]
-
-
-def write_config(tmp_path: Path, dataset: Path) -> Path:
-    from seg_testdata import tiny_config
-
-    path = tmp_path / "tiny.json"
-    path.write_text(json.dumps(tiny_config(dataset, val_every=2, checkpoint_every=2)))
-    return path
 
 
 def test_xml_is_a_valid_execution_model_that_ctk_cli_reads():

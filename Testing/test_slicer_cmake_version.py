@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_cmake_lists import STUB_SLICER_CONFIG, stub_config_version
+from cmake_support import STUB_SLICER_CONFIG, stub_config_version
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -54,7 +54,7 @@ def scene_nodes(scene) -> set[str]:
 
 
 def add_case(scene, with_tumour=False):
-    from test_slicer_mrml import oblique_case
+    from slicer_support import oblique_case
 
     return oblique_case(scene, with_tumour=with_tumour)
 
@@ -134,9 +134,10 @@ def test_cancel_stops_the_insertion_and_adds_nothing(release, insertion):
     widget, _image, _ct, _seg = insertion
     before = scene_nodes(release.scene)
     widget.ui.applyButton.click()
-    start = time.monotonic()
     widget.ui.cancelButton.click()
-    assert time.monotonic() - start < 0.5
+    # Cancel only asks the worker to stop: it returns before the process has ended (no events have
+    # been processed yet), so the GUI thread never waits for the worker.
+    assert widget.busy
     wait(release, widget, timeout_s=30)
     assert "Cancelled" in widget.ui.statusLabel.text
     assert scene_nodes(release.scene) == before and widget._parameterNode.seed == 0

@@ -9,8 +9,8 @@ import pytest
 slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
 
 import slicer_harness  # noqa: E402, F401  (the module folders and SynTumorCommon on sys.path)
+from slicer_support import new_scene, oblique_case  # noqa: E402
 from SynTumorLabelNoiseLib import LabelNoiseLogic  # noqa: E402
-from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 
 from SynTumorLib.mrml import (  # noqa: E402
     NOISY_COLOR,

@@ -12,10 +12,9 @@ import pytest
 slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
 
 import slicer_harness  # noqa: E402, F401  (the module folders and SynTumorCommon on sys.path)
+from slicer_support import new_scene, oblique_case  # noqa: E402
 from SynTumorCommon.worker import WorkerJob  # noqa: E402
 from SynTumorSegmentationLib import SegmentationLogic  # noqa: E402
-from test_slicer_cli_module import cli_trained_model, dataset  # noqa: E402, F401  (shared session fixtures)
-from test_slicer_mrml import new_scene, oblique_case  # noqa: E402
 
 from SynTumorLib.metrics import dice  # noqa: E402
 from SynTumorLib.mrml import (  # noqa: E402
@@ -136,7 +135,7 @@ def test_the_slicer_self_test_steps_on_the_phantom():
 
 
 @pytest.mark.slow
-def test_predict_in_a_separate_process_and_load(tmp_path, cli_trained_model):  # noqa: F811
+def test_predict_in_a_separate_process_and_load(tmp_path, cli_trained_model):
     """Segment with a tiny trained model in a worker process; load the result as segments."""
     model, training = cli_trained_model
     if training.returncode != 0:

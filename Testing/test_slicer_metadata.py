@@ -41,7 +41,7 @@ def test_one_homepage_everywhere():
     assert cmake_variable("EXTENSION_HOMEPAGE") == repository + "#readme"
     xml = (REPO / "SynTumor" / "SynTumorTrain" / "SynTumorTrain.xml").read_text(encoding="utf-8")
     assert re.search(r"<documentation-url>(.*)</documentation-url>", xml).group(1) == repository + "#readme"
-    places = [REPO / "CMakeLists.txt", REPO / "pyproject.toml", REPO / "docs" / "readme" / "80-slicer.md",
+    places = [REPO / "CMakeLists.txt", REPO / "pyproject.toml", REPO / "docs" / "guide" / "slicer.md",
               *sorted((REPO / "SynTumor").rglob("*.py")), *sorted((REPO / "SynTumor").rglob("*.xml"))]
     for path in places:
         for url in re.findall(r"https?://github\.com/[\w.-]+/[\w.-]+", path.read_text(encoding="utf-8")):

@@ -10,7 +10,8 @@ import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
 
-from conftest import make_tiny_ct, oblique_direction  # noqa: E402
+from builders import make_tiny_ct, oblique_direction  # noqa: E402
+from slicer_support import new_scene, oblique_case  # noqa: E402
 
 from SynTumorLib.data.volume import Volume  # noqa: E402
 from SynTumorLib.mrml import (  # noqa: E402
@@ -23,7 +24,6 @@ from SynTumorLib.mrml import (  # noqa: E402
     get_record,
     labelmap_from_segments,
     load_scene,
-    register_node_classes,
     save_scene,
     segment_ids,
     segment_mask,
@@ -36,25 +36,6 @@ from SynTumorLib.mrml import (  # noqa: E402
     world_to_local_ras,
 )
 from SynTumorLib.utils.errors import InputError  # noqa: E402
-
-
-def new_scene():
-    scene = slicer.vtkMRMLScene()
-    register_node_classes(scene)
-    return scene
-
-
-def oblique_case(scene, with_tumour: bool = True):
-    """A CT node with an oblique, anisotropic IJK→RAS and its pancreas(+tumour) segmentation node."""
-    image, label = make_tiny_ct(shape=(24, 48, 48), spacing=(1.4, 1.4, 2.5), direction_ras=oblique_direction())
-    lab = label.array.copy()
-    if with_tumour:
-        k, j, i = np.argwhere(lab == 1)[len(np.argwhere(lab == 1)) // 2]
-        lab[max(k - 1, 0):k + 2, j - 2:j + 3, i - 2:i + 3] = 2
-    label = label.with_array(lab)
-    ct = add_volume_node(scene, image, "ct")
-    seg = segmentation_from_labelmap(scene, label, "ct segmentation", ct)
-    return image, label, ct, seg
 
 
 def test_volume_round_trip_keeps_array_and_oblique_geometry():

@@ -164,9 +164,9 @@ def test_cancel_returns_at_once_and_a_stubborn_worker_is_killed(qt, tmp_path, mo
     while job.fraction < 0.1 and time.monotonic() < end:
         qt.processEvents()
         time.sleep(0.005)  # (PySide6 on Python 3.11 leaks a reference to None per processEvents call)
-    start = time.monotonic()
     job.cancel()
-    assert time.monotonic() - start < 0.2  # the GUI is not held up
+    # the GUI is not held up: cancel returns at once, before the kill timer (KILL_AFTER_MS) has fired
+    assert job.running and not job.finished
     spin(qt, job, timeout_s=20)
     assert job.cancelled and job.errorMessage() == "cancelled"
     with pytest.raises(CancelledError):

@@ -21,6 +21,12 @@ def describe_load_error(e: BaseException) -> str:
              or re.search(r"got <class '([^']+)'>", text))
     if found:
         return f"refused: it references {found.group(1).rstrip('.,')}, which is not plain tensor data — loading it could run code"
+    # torch wraps *every* unpickler failure in its "weights only" message, also those of a stream
+    # that is simply not a pickle (random bytes, a cut-off file): those are damage, not a threat.
+    damaged = re.search(r"Unsupported operand|invalid load key|stack underflow|Ran out of input|truncated|"
+                        r"unexpected EOF|failed finding central directory", text, re.I)
+    if damaged:
+        return f"corrupt or truncated (not a complete torch checkpoint: {damaged.group(0)})"
     if "weights_only" in text or "Unpickl" in type(e).__name__:
         return "refused: it holds Python objects that are not plain tensor data — loading it could run code"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
