@@ -87,13 +87,9 @@ def detection_markdown(det: dict[str, dict[str, Any]], rule: dict[str, Any]) -> 
 
 def plot_froc(det: dict[str, dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """FROC curves of every arm (sensitivity vs false positives per case, log axis 1/8 … 8); PNG."""
-    import matplotlib
+    from ..viz import pyplot, save_figure  # the one figure helper: Agg backend, atomic write, closed
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from ..viz.overlay import save_figure  # writes atomically and closes the figure
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     for n, (arm, d) in enumerate(det.items()):
         fpc, sens = d["froc"]["fp_per_case"], d["froc"]["sensitivity"]
