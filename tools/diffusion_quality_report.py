@@ -9,7 +9,11 @@ the real tumour. The autoencoder's reconstruction PSNR/SSIM is measured on held-
 The measures and writers live in ``SynTumorLib.texture.quality`` / ``quality_report``; this is their CLI.
 
     python tools/diffusion_quality_report.py --model M1 [--model-two M2] --cases 4 \
-        --md docs/diffusion_quality.md --png docs/img/diffusion_quality_grid.png
+        --out docs/results --png docs/img/diffusion_quality_grid.png
+
+It writes the results page ``docs/results/diffusion-quality.md`` through
+``SynTumorLib.utils.results.ResultsPage``, stamped like the benchmarks' pages with the command, the
+commit, the date, the machine and the load average; a new run replaces the page.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", type=int, default=4)
     ap.add_argument("--seed", type=int, default=99, help="held-out cohort seed (the training cohort used 11)")
     ap.add_argument("--spacing", type=float, default=2.0)
-    ap.add_argument("--md", default="docs/diffusion_quality.md")
-    ap.add_argument("--png", default="docs/img/diffusion_quality_grid.png")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results"),
+                    help="folder of the results page diffusion-quality.md (default: docs/results)")
+    ap.add_argument("--png", default="docs/img/diffusion_quality_grid.png",
+                    help="the grid image, relative to the checkout (linked from the page)")
     args = ap.parse_args(argv)
 
     import torch
@@ -41,7 +47,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     from SynTumorLib.texture import get_texture
     from SynTumorLib.texture.quality import compare_textures, phantom_twin, summarize
-    from SynTumorLib.texture.quality_report import write_grid, write_markdown
+    from SynTumorLib.texture.quality_report import results_page, write_grid
 
     methods = {"diffusion (one model, size class)": get_texture(args.model)}
     if args.model_two:
@@ -53,9 +59,10 @@ def main(argv=None) -> int:
              for c in range(args.cases))
     res = compare_textures(cases, methods, n_cases=args.cases, progress=lambda f, m: print(m, flush=True))
     # the page must not embed this machine's paths: absolute model folders are named by their folder name
-    command = "`" + relative_command([__file__, *(sys.argv[1:] if argv is None else argv)], ROOT) + "`"
-    print(write_markdown(args.md, summarize(res), res.skipped, command, args.png), end="")
-    write_grid(Path(args.png), res.panels, list(methods))
+    command = relative_command([__file__, *(sys.argv[1:] if argv is None else argv)], ROOT)
+    page = results_page(summarize(res), res.skipped, command, args.png)
+    write_grid(ROOT / args.png, res.panels, list(methods))
+    print(f"wrote {page.write(args.out)}")
     return 0
 
 

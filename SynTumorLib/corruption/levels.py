@@ -3,7 +3,7 @@
 The paper names four levels (low, moderate, high, extreme) but gives no σ. The calibration script
 measures Dice, mean surface distance and HD95 between clean and corrupted tumour labels for a sweep
 of σ on tumours with MSD-like sizes and picks the presets; it writes them, with the measured table,
-to ``levels.json`` next to this module (and docs/label_noise_calibration.md). Records always store
+to ``levels.json`` next to this module (and docs/results/noise-calibration.md). Records always store
 the σ actually used, so recalibrating never changes a replay.
 
 Example:

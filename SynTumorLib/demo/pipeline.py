@@ -1,4 +1,4 @@
-"""``syntumor demo``: a staged, resumable pipeline on the built-in phantom — the whole study in minutes.
+"""``syntumor demo``: a staged, resumable pipeline on the built-in phantom — the whole study on a CPU.
 
 Stages (``_stages()``) share a :class:`DemoContext` (output folder, budget, seed, results): cohort
 and split → dataset check → size quartiles → insertion gallery → diffusion texture (trained on the
@@ -87,17 +87,17 @@ BUDGETS: dict[str, Budget] = {
     # the default, sized for a laptop CPU (measured: docs/results/demo.md): 2 mm grid around the pancreas,
     # 10 arms; split 10/2/20 tumour cases + 6 tumour-free test cases (evaluation is cheap, and 20 paired
     # test cases give the paired intervals some width to speak of).
-    # The arms: 500 steps of batch 2 at 40³ (~0.15 s of CPU each on one torch thread), two arms at a time on
-    # the two cores, lr 5e-3, no flips — at this scale a U-Net tells tumour from pancreas only after ~300
-    # steps, and mirrored crops delay that further (measured for the smoke specs; 200 steps learnt the
-    # pancreas only). The texture: the tiny config cut to 300 autoencoder / 600 denoiser steps (its
-    # 600 / 1500 take ~7 min of one core) — a trained but short-trained model (docs/readme/90-demo.md)
+    # The arms: 500 steps of batch 2 at 40³ on one torch thread each, two arms at a time, lr 5e-3, no
+    # flips — at this scale a U-Net tells tumour from pancreas only after a few hundred steps, and
+    # mirrored crops delay that further (found with the smoke specs; 200 steps learnt the pancreas only).
+    # The texture: the tiny config cut to 300 autoencoder / 600 denoiser steps (of its 600 / 1500) — a
+    # trained but short-trained model (docs/guide/demo.md; times: docs/results/demo.md)
     "small": Budget("small", 32, 4, (2.0, 2.0, 2.0), (64, 56, 48), 4, insert_cases=2, crop=40, iterations=500,
                     lr=5e-3, channels=(8, 16, 32, 64), val_every=100, test_fraction=0.625, val_fraction=0.15,
                     texture_ae_steps=300, texture_diffusion_steps=600, study_jobs=2, flip_prob=0.0,
                     tumour_free_cases=6),
     # a GPU machine: more cases at 1.5 mm, 96³ crops, the paper's U-Net channels, 3 seeds; the texture
-    # is the whole `tiny` config (minutes; the `default` one needs 100k + 200k GPU steps: train it apart
+    # is the whole `tiny` config (the `default` one needs 100k + 200k GPU steps: train it apart
     # with `syntumor train` and pass it with --texture-model)
     "full": Budget("full", 60, 20, (1.5, 1.5, 1.5), (160, 128, 96), 6, insert_cases=3, crop=96, iterations=4000,
                    lr=1e-3, channels=(16, 32, 64, 128, 256), val_every=500, test_fraction=0.4, val_fraction=0.15,

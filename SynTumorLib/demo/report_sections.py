@@ -104,7 +104,7 @@ def add_result_sections(rep, ctx) -> list[str]:
     s.image(ev["plots"]["dsc_by_arm"], "Tumour DSC and NSD by arm (mean and 95 % bootstrap CI over the test cases).")
     s = rep.section("Paired comparisons and hypotheses")
     s.paragraph("Every arm against the baseline U-Net on the same test cases. At this budget the arms are small networks "
-                "trained for minutes on phantoms: the sentences say what these data show, not what the paper's "
+                "trained briefly on phantoms: the sentences say what these data show, not what the paper's "
                 "hypotheses are worth on real CT.")
     add_paired_table(s, ev["comparisons"], ev["bootstrap"])
     header = ["Arm", "DSC mean (%)", "NSD mean (%)", "n", "lesion sensitivity (%)", "FP lesions per case",

@@ -7,7 +7,7 @@ Public API:
     write_outputs(spec, out_dir)                            -- .tables (results.csv, table.md/.html, PNG)
 
 Shipped specs (``specs/``): paper-table1, paper-table2-3 (GPU, MSD + NIH + BTCV paths set with
-``--set``), smoke-table1, smoke-table2-3 (the built-in phantom, 2 CPU cores, minutes).
+``--set``), smoke-table1, smoke-table2-3 (the built-in phantom, on a CPU).
 """
 
 from .spec import StudySpec, load_spec

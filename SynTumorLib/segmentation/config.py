@@ -37,22 +37,71 @@ DATA_DEFAULTS: dict[str, Any] = {
     "healthy": None,  # folder of healthy cases that receive online synthetic tumours
     "arm": "none",  # size arm: none|tiny|small|medium|large|mixed|path to a size-class JSON
     "size_classes": "syntumor",  # the classes a named arm is drawn from: preset, size-class JSON path or its object
-    "synthetic_prob": 0.5,  # probability of synthesising a tumour on a healthy crop
+    "synthetic_prob": 0.5,  # probability of synthesising a tumour on a healthy crop, in [0, 1]
     "offline_synthetic": None,  # MSD folder of pre-generated synthetic cases (all used for training)
     "noisy_labels": None,  # MSD copy of `real` with corrupted labels (same case ids): train on them
 }
-SPLIT_DEFAULTS: dict[str, Any] = {"seed": 0, "test_fraction": 0.2, "val_fraction": 0.2, "n_folds": None, "fold": None}
+SPLIT_DEFAULTS: dict[str, Any] = {
+    "seed": 0,  # seed of the case shuffle (int ≥ 0); the same seed gives the same train/val/test lists
+    "test_fraction": 0.2,  # share of the real cases held out for testing, in [0, 1) (the paper's 4:1)
+    "val_fraction": 0.2,  # share of the real cases used for model selection, in [0, 1)
+    "n_folds": None,  # k-fold cross-validation instead of fractions (int ≥ 2), or null
+    "fold": None,  # which fold (0 … n_folds − 1) when n_folds is set
+}
 AUGMENT_DEFAULTS: dict[str, Any] = {
-    "rotate_prob": 0.2, "rotate_deg": 15.0,  # random rotation about each axis
-    "flip_prob": 0.2,  # per axis
-    "translate_prob": 0.1, "translate_vox": 8,  # random spatial shift
-    "intensity_prob": 0.2, "scale_intensity": 0.1, "shift_intensity": 0.1,  # on windowed [0, 1] values
+    "rotate_prob": 0.2,  # probability of a random rotation of a crop, in [0, 1]
+    "rotate_deg": 15.0,  # largest rotation about each axis, degrees (≥ 0)
+    "flip_prob": 0.2,  # probability of a mirror flip, per axis, in [0, 1]
+    "translate_prob": 0.1,  # probability of a random shift of a crop, in [0, 1]
+    "translate_vox": 8,  # largest shift per axis, voxels (≥ 0)
+    "intensity_prob": 0.2,  # probability of an intensity scale and shift, in [0, 1]
+    "scale_intensity": 0.1,  # largest relative scale of the windowed [0, 1] values (≥ 0)
+    "shift_intensity": 0.1,  # largest shift of the windowed [0, 1] values (≥ 0)
 }
 
 
 @dataclass
 class TrainConfig:
-    """A segmenter training run. See ``docs/readme/50-segmentation.md`` for every key."""
+    """A segmenter training run (every key below is in the configuration reference, docs/reference/config.md).
+
+    Args:
+        model: the network, ``{"name": "unet" | "dynunet" | "swinunetr", "args": {...}}``; ``args`` are
+            the network's own arguments (channels, strides, feature size …; empty: the defaults).
+        data: the datasets and the synthetic arm (the keys below); at least one of ``real``, ``healthy``,
+            ``offline_synthetic``.
+        split: the case split of ``data.real`` (the keys below), or explicit lists
+            ``{"train": [...], "val": [...], "test": [...]}``, or ``{"file": "splits.json"}``.
+        spacing: training grid in mm, i j k order, three numbers > 0; ``null`` = the median spacing of the
+            training data.
+        crop_size: training crop in voxels, k j i (array) order, three integers ≥ 8 (SwinUNETR: multiples of 32).
+        hu_window: [lo, hi] in HU (lo < hi) mapped to [0, 1] before the network.
+        batch_size: per process; DDP's global batch is batch_size × world size (integer ≥ 1).
+        pos_fraction: share of crops centred on a tumour voxel, in [0, 1] (0.5: the paper's equal
+            tumour/background ratio).
+        optimizer: ``adamw`` or ``sgd`` (SGD with Nesterov momentum, as nnU-Net).
+        lr: learning rate (> 0); ``null`` = 1e-4 for adamw, 1e-2 for sgd.
+        weight_decay: decoupled (AdamW) or L2 (SGD) weight decay, ≥ 0.
+        momentum: SGD momentum in [0, 1) (Nesterov), as nnU-Net; ignored by adamw.
+        schedule: ``cosine``, ``poly`` (power 0.9) or ``constant``, after the linear warm-up.
+        warmup_iterations: steps of linear warm-up from 0 to ``lr`` (integer ≥ 0).
+        iterations: training steps (integer ≥ 1); replaced by ``epochs`` when that is set.
+        epochs: if set (integer ≥ 1): iterations = epochs × ⌈train cases / global batch⌉.
+        val_every: steps between validations (sliding window over the val split; integer ≥ 1).
+        checkpoint_every: steps between checkpoints ``checkpoints/last.pt`` (integer ≥ 1).
+        max_val_cases: validate on at most this many val cases (integer ≥ 1), ``null`` = all.
+        val_overlap: sliding-window overlap of the validation inference, in [0, 1).
+        augment: augmentation probabilities and magnitudes (the keys below), drawn per crop from the seed.
+        seed: master seed of every random draw of the run (integer ≥ 0): crops, augmentation, initialisation.
+        amp: ``none``, ``fp16`` (with a GradScaler) or ``bf16`` — CUDA only; ignored with a warning on the CPU.
+        compile: ``torch.compile`` the network on CUDA (true/false); ignored with a warning on the CPU.
+        deterministic: ``torch.use_deterministic_algorithms`` (true/false): bit-reproducible runs.
+        num_workers: DataLoader worker processes (integer ≥ 0); crops are identical for any number
+            (4–8 suit a GPU machine).
+        device: ``auto`` (CUDA when torch sees a GPU, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``
+            (an error when no GPU is visible).
+        name: free text naming the run, copied into the model card.
+        notes: free text, copied into the model card.
+    """
 
     model: dict = field(default_factory=lambda: {"name": "unet", "args": {}})
     data: dict = field(default_factory=lambda: dict(DATA_DEFAULTS))

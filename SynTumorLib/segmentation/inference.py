@@ -120,7 +120,7 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         image: CT in HU (not modified).
         pancreas: optional pancreas mask (any grid; values > 0 = pancreas); tumour voxels farther than
             ``pancreas_margin_mm`` from it are set to background.
-        device: auto | cpu | cuda (cuda without a GPU falls back to the CPU with a warning).
+        device: auto | cpu | cuda | cuda:N (:func:`~SynTumorLib.runtime.devices.resolve_device`: cuda without a GPU is an error).
         overlap: sliding-window overlap in [0, 1) (0.5 default; 0.25 is about 2.5× faster).
         progress: ``callback(fraction, message)``.
         largest_pancreas_component: keep only the largest connected pancreas+tumour component.

@@ -1,6 +1,6 @@
 """Figures that show what the built-in phantom looks like (used for the README images).
 
-Example (slow-ish, ~10 s)::
+Example::
 
     from SynTumorLib.viz.phantom_figures import save_phantom_figures
     save_phantom_figures("docs/img", seed=5)

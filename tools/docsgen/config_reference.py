@@ -193,12 +193,17 @@ def _study_spec(lib: Path) -> list[str]:
 
 
 def _diffusion(lib: Path) -> list[str]:
+    from SynTumorLib.texture.diffusion.config import SECTIONS
+
     folder = lib / "texture" / "diffusion" / "configs"
     return ["## Diffusion texture: model configs { #diffusion }",
             "`syntumor train autoencoder|diffusion --config tiny|default|FILE.json`; a JSON file is merged over its "
             "`\"base\"` (`tiny` when absent), see "
             "[`load_config`][SynTumorLib.texture.diffusion.configs.load_config].",
-            presets_table(sorted(folder.glob("*.json")))]
+            presets_table(sorted(folder.glob("*.json"))),
+            "Every key of each section, with its default (the `tiny` values) and range "
+            "(`SynTumorLib/texture/diffusion/config.py`):",
+            *[f"### `{name}`\n\n{dataclass_table(cls)}" for name, cls in SECTIONS.items()]]
 
 
 def _sizes() -> list[str]:
@@ -224,7 +229,7 @@ def _levels() -> list[str]:
     rows = "\n".join(f"| `{k}` | {v:g} |" for k, v in load_levels().items())
     return ["## Label-noise levels { #noise-levels }",
             "`syntumor corrupt --level`, a study's noise arms; calibrated σ of the elastic deformation "
-            "(`SynTumorLib/corruption/levels.json`, see [the calibration](../label_noise_calibration.md)).",
+            "(`SynTumorLib/corruption/levels.json`, see [the calibration](../results/noise-calibration.md)).",
             "| level | σ (mm) |\n|---|---|\n" + rows]
 
 

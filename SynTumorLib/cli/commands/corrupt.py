@@ -67,7 +67,7 @@ def register(sub) -> None:
                "  syntumor corrupt --dataset Task07_Pancreas --level moderate --seed 1 --out Task07_moderate\n"
                "  syntumor corrupt --dataset Task07_Pancreas --sigma-mm 2.5 --mode pairs --out Task07_s2.5\n"
                "  syntumor corrupt --list-levels\n\n"
-               "Levels are calibrated σ presets (docs/label_noise_calibration.md).",
+               "Levels are calibrated σ presets (docs/results/noise-calibration.md).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dataset", type=Path, help="input dataset (MSD, NIH, BTCV, TotalSegmentator, folder)")

@@ -1,6 +1,6 @@
 """``syntumor train segmenter`` — train a U-Net, DynUNet (nnU-Net architecture) or SwinUNETR.
 
-Either a full JSON config (``--config``; see docs/readme/50-segmentation.md) or the common options
+Either a full JSON config (``--config``; every key: docs/reference/config.md) or the common options
 on the command line; options given with ``--config`` override the file. Under ``torchrun`` the same
 command trains with DDP on every process::
 

@@ -28,8 +28,8 @@ def _layer_q(x, y, a, b_front, b_back, p, wobble, thickness):
 
     The layer is the superellipse ``|x/a|^p + |y/b|^p = 1`` (b differs front and back) pushed
     outwards by ``thickness`` mm along each ray from the centre and perturbed by ``wobble``.
-    Everything is 2-D, so the 3-D work per slice is one comparison — the reason the body costs
-    ~0.1 s at 512×512×120.
+    Everything is 2-D, so the 3-D work per slice is one comparison — the reason the body is cheap
+    even on a clinical grid (``benchmarks/bench_phantom.py``, docs/results/phantom.md).
     """
     b = np.where(y >= 0, b_front, b_back)
     s = np.abs(x / a) ** p + np.abs(y / b) ** p  # rho**p of the base superellipse

@@ -2,7 +2,8 @@
 
 Every shape is an implicit function ``f`` (``f < 1`` inside) evaluated only inside the shape's own
 bounding box, so the cost of a shape is proportional to its size, not to the grid's — the reason a
-512×512×120 phantom takes seconds (``benchmarks/bench_phantom.py`` compares with full-grid painting).
+clinical-size phantom is cheap (``benchmarks/bench_phantom.py`` compares with full-grid painting and
+writes docs/results/phantom.md).
 
 Coordinates are RAS millimetres (x = right, y = anterior, z = superior); arrays are indexed
 [k, j, i] = (z, y, x) as everywhere in SynTumorLib.

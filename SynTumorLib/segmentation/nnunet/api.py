@@ -13,7 +13,7 @@ work folder; the caller's environment is never changed. Re-running :func:`train_
 same settings resumes: exported cases are kept, planning is skipped once done, training continues
 from ``checkpoint_latest.pth`` and is skipped once ``checkpoint_final.pth`` exists.
 
-Example (CPU, a tiny budget — about a minute on 2 cores; see Testing/test_nnunet.py)::
+Example (CPU, a tiny budget; see Testing/test_nnunet.py)::
 
     from SynTumorLib.segmentation.nnunet import NNUNetConfig, train_nnunet, predict_nnunet
     cfg = NNUNetConfig(dataset_id=501, epochs=1, iterations_per_epoch=3, val_iterations_per_epoch=1,

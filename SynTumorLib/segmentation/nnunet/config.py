@@ -51,7 +51,7 @@ class NNUNetConfig:
         da_processes: data-augmentation worker processes; 0 runs augmentation in the training
             process (no spawned workers — best on 2-core machines); None keeps nnU-Net's default.
         preprocess_processes: processes for fingerprinting/preprocessing.
-        tta: mirror test-time augmentation at prediction (nnU-Net default; ~8× slower on CPU).
+        tta: mirror test-time augmentation at prediction (nnU-Net default; it predicts each case several times, mirrored).
         validate: run nnU-Net's own full validation after training (our study evaluates on its
             own test split instead, so this is off by default).
     """

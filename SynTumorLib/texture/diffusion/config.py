@@ -85,8 +85,18 @@ def _f(default, check=None, **kw):
 
 @dataclass(frozen=True)
 class CropSection:
-    """Crops around tumours: ``size`` voxels (a multiple of 4) of ``spacing_mm``; training jitter,
-    crops per tumour, the fraction of pancreas "context" crops; ``feather_mm`` of the paste-back."""
+    """Crops around tumours.
+
+    Args:
+        size: crop edge in voxels (a multiple of 4, ≥ 8); the field of view is size × spacing_mm.
+        spacing_mm: isotropic crop spacing in mm (> 0); any CT spacing is resampled to it.
+        jitter_mm: largest random shift of a training crop's centre from the tumour, mm (≥ 0).
+        crops_per_tumour: training crops drawn around each tumour (integer ≥ 1).
+        context_fraction: extra pancreas-centred "context" crops for the autoencoder, as a fraction of
+            the tumour crops, in [0, 1].
+        feather_mm: width of the smoothstep ramp that blends the synthesized HU into the CT at the
+            tumour boundary, mm (≥ 0).
+    """
 
     size: int = _f(32, _int(8))
     spacing_mm: float = _f(2.0, _num(0, lo_open=True))
@@ -104,7 +114,18 @@ class CropSection:
 
 @dataclass(frozen=True)
 class AutoencoderSection:
-    """The first stage: ``vqvae`` (VQ-GAN) or ``kl``; two channel levels (4× downsampling)."""
+    """The first stage, the autoencoder (4× downsampling).
+
+    Args:
+        kind: ``vqvae`` (a VQ-GAN, the reference's) or ``kl`` (an ``AutoencoderKL``).
+        channels: channels of the two levels (two integers ≥ 1).
+        num_res_layers: residual layers per level (integer ≥ 1).
+        latent_channels: channels of the latent (integer ≥ 1).
+        num_embeddings: VQ codebook size (integer ≥ 1; vqvae only).
+        commitment_cost: weight of the VQ commitment loss (≥ 0; vqvae only).
+        ema_decay: EMA decay of the codebook updates, in [0, 1) (vqvae only).
+        norm_num_groups: group-norm groups (integer ≥ 1; kl only); ``null`` = min(8, channels[0]).
+    """
 
     kind: str = _f("vqvae", _choice(AUTOENCODER_KINDS))
     channels: list = _f([16, 32], _ints(2))
@@ -113,7 +134,7 @@ class AutoencoderSection:
     num_embeddings: int = _f(256, _int(1))
     commitment_cost: float = _f(0.25, _num(0))
     ema_decay: float = _f(0.99, _num(0, 1, hi_open=True))
-    norm_num_groups: int | None = _f(None, _int(1, none=True))  # kl only; None: min(8, channels[0])
+    norm_num_groups: int | None = _f(None, _int(1, none=True))
 
     def __post_init__(self) -> None:
         _section("autoencoder")(self)
@@ -121,7 +142,12 @@ class AutoencoderSection:
 
 @dataclass(frozen=True)
 class DiscriminatorSection:
-    """The PatchGAN discriminator of the VQ-GAN."""
+    """The PatchGAN discriminator of the VQ-GAN.
+
+    Args:
+        channels: channels of its first layer (integer ≥ 1).
+        num_layers_d: its downsampling layers (integer ≥ 1).
+    """
 
     channels: int = _f(16, _int(1))
     num_layers_d: int = _f(2, _int(1))
@@ -132,13 +158,31 @@ class DiscriminatorSection:
 
 @dataclass(frozen=True)
 class AutoencoderTrainingSection:
-    """Autoencoder training: steps, batch, learning rates, adversarial and regulariser weights, codebook
-    restarts (every N steps until a fraction of training; 0: none), logging/sampling/checkpoint periods."""
+    """Autoencoder training.
+
+    Args:
+        steps: training steps (integer ≥ 1).
+        batch_size: crops per step and process (integer ≥ 1).
+        lr: learning rate of the autoencoder (> 0).
+        disc_lr: learning rate of the discriminator (> 0); ``null`` = ``lr``.
+        adv_weight: weight of the least-squares adversarial loss (≥ 0).
+        adv_start: step from which the adversarial loss is used (integer ≥ 0; a warm-up without it).
+        kl_weight: weight of the KL term (≥ 0; kl only).
+        perceptual_weight: weight of the perceptual loss (≥ 0; needs ``perceptual_weights``).
+        perceptual_weights: path of a user-supplied ResNet-50 state dict for the perceptual loss, or
+            ``null`` (no perceptual loss; nothing is downloaded).
+        codebook_restart_every: restart dead VQ codes every this many steps (integer ≥ 0; 0 = never).
+        codebook_restart_until: stop the restarts after this fraction of ``steps``, in [0, 1].
+        log_every: steps between lines of ``loss_log.csv`` (integer ≥ 1).
+        sample_every: steps between sample PNGs (integer ≥ 1).
+        checkpoint_every: steps between checkpoints (integer ≥ 1).
+        amp: float16 autocast + GradScaler on CUDA (true/false); the CPU always trains in float32.
+    """
 
     steps: int = _f(600, _int(1))
     batch_size: int = _f(4, _int(1))
     lr: float = _f(0.001, _num(0, lo_open=True))
-    disc_lr: float | None = _f(None, _num(0, lo_open=True, none=True))  # None: lr
+    disc_lr: float | None = _f(None, _num(0, lo_open=True, none=True))
     adv_weight: float = _f(0.01, _num(0))
     adv_start: int = _f(0, _int(0))
     kl_weight: float = _f(1e-6, _num(0))
@@ -186,11 +230,29 @@ def _model_timesteps(v, w):
 
 @dataclass(frozen=True)
 class DiffusionSection:
-    """The latent denoiser(s): network, noise schedule, size handling, sampling per size bin; the
-    x̂₀ clipping range ``latent_clip`` is set by training (None: ±4σ)."""
+    """The latent denoiser(s).
+
+    Args:
+        channels: channels per level of the diffusion U-Net (integers ≥ 1, multiples of ``norm_num_groups``).
+        attention_levels: one true/false per level: self-attention at that level; ``null`` = none.
+        num_res_blocks: residual blocks per level (integer ≥ 1).
+        norm_num_groups: group-norm groups (integer ≥ 1).
+        num_head_channels: channels per attention head (integer ≥ 1).
+        num_train_timesteps: length T of the training noise schedule (integer ≥ 1).
+        schedule: the noise schedule: ``cosine`` (Nichol & Dhariwal), ``linear_beta``,
+            ``scaled_linear_beta`` or ``sigmoid_beta``.
+        size_conditioning: ``class`` (one denoiser with a learned size-class embedding), ``two_models``
+            (one denoiser per size bin, as the reference) or ``none``.
+        size_thresholds_mm: increasing equivalent diameters in mm (> 0) that cut tumours into size bins.
+        model_timesteps: per denoiser (``main``, ``size0`` …) a schedule length that replaces
+            ``num_train_timesteps`` (integers ≥ 1); ``{}`` = none.
+        sampling: per size bin ``{"scheduler": "ddpm" | "ddim", "steps": N ≥ 1}``.
+        latent_clip: bound of the predicted clean latent x̂₀ at each sampling step (> 0), set by training
+            from the training latents; ``null`` = ±4.
+    """
 
     channels: list = _f([32, 64], _ints())
-    attention_levels: list | None = _f(None)  # None: no attention at any level
+    attention_levels: list | None = _f(None)
     num_res_blocks: int = _f(1, _int(1))
     norm_num_groups: int = _f(8, _int(1))
     num_head_channels: int = _f(8, _int(1))
@@ -216,7 +278,20 @@ class DiffusionSection:
 
 @dataclass(frozen=True)
 class DiffusionTrainingSection:
-    """Denoiser training: steps, batch, lr, EMA decay, the context's loss weight, periods."""
+    """Denoiser training.
+
+    Args:
+        steps: training steps of each denoiser (integer ≥ 1).
+        batch_size: crops per step and process (integer ≥ 1).
+        lr: learning rate (> 0).
+        ema_decay: decay of the EMA weights used for sampling, in [0, 1).
+        loss_outside_weight: weight of the loss on latent voxels outside the tumour, in [0, 1]
+            (1 = the reference's plain MSE; sampling uses only the prediction inside the tumour).
+        log_every: steps between lines of ``loss_log.csv`` (integer ≥ 1).
+        sample_every: steps between sample PNGs (integer ≥ 1).
+        checkpoint_every: steps between checkpoints (integer ≥ 1).
+        amp: float16 autocast + GradScaler on CUDA (true/false); the CPU always trains in float32.
+    """
 
     steps: int = _f(1500, _int(1))
     batch_size: int = _f(8, _int(1))

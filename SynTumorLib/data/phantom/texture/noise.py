@@ -2,8 +2,8 @@
 
 ``SmoothField`` is a Gaussian-RBF field: unit-variance random values on a coarse lattice fixed in
 millimetres, interpolated with Gaussian weights. Because the weights are separable, sampling it on
-an axis-aligned box is three small matrix products (BLAS), not a per-voxel interpolation — the whole
-512×512×120 grid costs ~0.1 s. Because the lattice lives in millimetres, the same seed gives the same
+an axis-aligned box is three small matrix products (BLAS), not a per-voxel interpolation, which keeps
+a clinical grid cheap. Because the lattice lives in millimetres, the same seed gives the same
 shapes at any voxel spacing.
 
 Example:

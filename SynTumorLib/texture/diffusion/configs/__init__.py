@@ -1,6 +1,6 @@
 """Built-in configurations of the latent-diffusion texture model (JSON data, not code).
 
-``tiny`` trains on the built-in phantom on 2 CPU cores in minutes (32³ crops at 2 mm); ``default``
+``tiny`` trains on the built-in phantom on a CPU (32³ crops at 2 mm); ``default``
 is the paper's setting (96³ crops at 1 mm, 8-channel latent, 16384 codes, 200-step cosine schedule).
 
 Two-model size handling (the reference's design) is a config override, e.g.
