@@ -69,7 +69,11 @@ def test_seeds_per_arm_fixed_split_and_test_only_cases():
            ({"arms": [{"model": "unet", "seeds": []}]}, "'seeds' must be a non-empty"),
            ({"evaluation": {"hit_iou": 0}}, "hit IoU"), ({"evaluation": {"n_bootstrap": 5}}, "n_bootstrap"),
            ({"evaluation": {"detection_threshold": "x"}}, "must be a number"),
-           ({"phantom": {"n_tumour_free": -1}}, "n_tumour_free")]
+           ({"phantom": {"n_tumour_free": -1}}, "n_tumour_free"),
+           ({"phantom": {"n_real": 1}}, r"phantom\.n_real must be an integer ≥ 2, got 1"),
+           ({"phantom": {"tumours": 0}}, "phantom.tumours"), ({"phantom": {"n_healthy": 2.5}}, "phantom.n_healthy"),
+           ({"phantom": {"spacing": [2, 0, 2]}}, r"phantom\.spacing must be three numbers > 0"),
+           ({"phantom": {"fov_mm": [100, 100]}}, "phantom.fov_mm")]
     for change, msg in bad:
         with pytest.raises(InputError, match=msg):
             StudySpec.from_dict({**BASE, **change})

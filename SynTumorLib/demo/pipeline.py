@@ -51,6 +51,31 @@ class Budget:
     ``flip_prob``: the training augmentation's flip probability (None: the trainer's default).
     ``tumour_free_cases``: tumour-free phantom cases (``normal_###``) added to the real cohort and
     always tested, never trained on — the negatives of the patient-level AUROC.
+
+    Args:
+        name: the budget's name (``tiny`` | ``small`` | ``full``).
+        real_cases: phantom cases with real tumours.
+        healthy_cases: tumour-free phantom cases that receive synthetic tumours.
+        spacing: phantom voxel size i j k in mm.
+        shape: phantom grid i j k in voxels (None: the full field of view).
+        figure_cases: cases drawn in the report's figures.
+        insert_cases: healthy cases in the insertion gallery (one tumour per class each).
+        crop: training crop edge in voxels.
+        batch_size: training batch size.
+        iterations: training iterations per arm.
+        lr: learning rate.
+        channels: the U-Net's feature channels per level.
+        val_every: validate every this many iterations.
+        test_fraction: share of the real cases tested.
+        val_fraction: share of the remaining cases used for validation.
+        seeds: study seeds (each its own split shuffle and training run).
+        device: ``cpu`` | ``auto`` | ``cuda`` | ``cuda:N``.
+        texture_config: the diffusion texture's config (``tiny`` | ``default``).
+        texture_ae_steps: autoencoder training steps (None: the config's).
+        texture_diffusion_steps: denoiser training steps (None: the config's).
+        study_jobs: study runs trained side by side, one process each.
+        flip_prob: the augmentation's flip probability (None: the trainer's default).
+        tumour_free_cases: tumour-free test-only cases (AUROC negatives).
     """
 
     name: str

@@ -65,14 +65,38 @@ NOISE_LEVELS = ("none", "low", "moderate", "high", "extreme")
 TABLES = ("size", "noise")
 TOP_KEYS = {"name", "title", "description", "table", "datasets", "phantom", "split", "seeds", "arms", "budget",
             "models", "synthesis", "noise_options", "evaluation", "device", "reference"}
-PHANTOM_DEFAULTS = {"n_real": 10, "n_healthy": 6, "seed": 0, "spacing": [2.0, 2.0, 2.0],
-                    "fov_mm": [128.0, 96.0, 80.0], "tumours": 1, "n_tumour_free": 0}
-SPLIT_DEFAULTS = {"test_fraction": 0.2, "val_fraction": 0.2, "n_folds": None, "folds": None, "seed": None,
-                  "test_only": []}
-EVAL_DEFAULTS = {"tolerance_mm": 2.0, "size_classes": "syntumor", "include_empty": False,
-                 "detection_threshold": 0.1, "min_lesion_mm3": 10.0, "hit_iou": 0.1,
-                 "n_bootstrap": 2000, "bootstrap_seed": 0}
-SYNTH_DEFAULTS = {"synthetic_prob": 0.5, "offline_copies": 2, "size_classes": "syntumor"}
+PHANTOM_DEFAULTS = {
+    "n_real": 10,  # phantom cases with "real" tumours (the real cohort), integer ≥ 2
+    "n_healthy": 6,  # tumour-free phantom cases that receive synthetic tumours, integer ≥ 0
+    "seed": 0,  # cohort seed (integer)
+    "spacing": [2.0, 2.0, 2.0],  # voxel size i j k in mm, three numbers > 0
+    "fov_mm": [128.0, 96.0, 80.0],  # field of view i j k in mm around the pancreas
+    "tumours": 1,  # real tumours per real case, integer ≥ 1
+    "n_tumour_free": 0,  # tumour-free cases normal_### added to the real cohort (AUROC negatives), integer ≥ 0
+}
+SPLIT_DEFAULTS = {
+    "test_fraction": 0.2,  # share of the real cases tested, in (0, 1) (the paper's 4:1)
+    "val_fraction": 0.2,  # share of the remaining cases used for validation, in [0, 1)
+    "n_folds": None,  # cross-validation folds instead of one split (integer ≥ 2, or null)
+    "folds": None,  # which folds to run (list of integers, or null: all)
+    "seed": None,  # one split shuffle for every study seed (integer), or null: each seed its own
+    "test_only": [],  # case-id patterns (fnmatch) always tested, never trained on, e.g. ["normal_*"]
+}
+EVAL_DEFAULTS = {
+    "tolerance_mm": 2.0,  # NSD tolerance in mm (> 0; the paper: 2)
+    "size_classes": "syntumor",  # size classes of the per-class breakdown: a preset or a size-class JSON
+    "include_empty": False,  # count test cases without a reference tumour in the tumour DSC/NSD means
+    "detection_threshold": 0.1,  # lesion candidates: tumour probability ≥ this, in (0, 1)
+    "min_lesion_mm3": 10.0,  # smallest candidate kept, mm³ (≥ 0)
+    "hit_iou": 0.1,  # a candidate hits a reference lesion at IoU ≥ this (PI-CAI), in (0, 1]
+    "n_bootstrap": 2000,  # bootstrap resamples for the confidence intervals, integer ≥ 100
+    "bootstrap_seed": 0,  # seed of the bootstrap (integer)
+}
+SYNTH_DEFAULTS = {
+    "synthetic_prob": 0.5,  # probability that an online training sample gets a synthetic tumour, in [0, 1]
+    "offline_copies": 2,  # synthetic copies per healthy case for the nnU-Net size arms, integer ≥ 1
+    "size_classes": "syntumor",  # the classes the size arms draw from: a preset, a size-class JSON or object
+}
 
 
 @dataclass(frozen=True)
@@ -178,9 +202,16 @@ def _check_split_extras(split: dict) -> None:
 
 
 def _check_phantom(p: dict) -> dict:
-    n = p["n_tumour_free"]
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        _fail(f"phantom.n_tumour_free must be an integer ≥ 0, got {n!r}")
+    # every range up front: a bad cohort must fail before any case is generated or trained on
+    for key, low in (("n_real", 2), ("n_healthy", 0), ("tumours", 1), ("n_tumour_free", 0), ("seed", 0)):
+        n = p[key]
+        if not isinstance(n, int) or isinstance(n, bool) or n < low:
+            _fail(f"phantom.{key} must be an integer ≥ {low}, got {n!r}")
+    for key in ("spacing", "fov_mm"):
+        v = p[key]
+        if (not isinstance(v, list) or len(v) != 3
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in v)):
+            _fail(f"phantom.{key} must be three numbers > 0 (i j k, mm), got {v!r}")
     return p
 
 
@@ -232,7 +263,27 @@ def _size_classes(value: Any, arms: list[Arm], base_dir: Path | None) -> str | d
 
 @dataclass
 class StudySpec:
-    """A validated study spec (see the module doc for the keys)."""
+    """A validated study spec (the module doc shows the JSON layout).
+
+    Args:
+        name: identifier of the study's outputs (non-empty).
+        table: ``"size"`` (Table 1 layout) or ``"noise"`` (Tables 2–3 layout).
+        datasets: ``{"real": path | "phantom", "healthy": [path | "phantom", ...]}``.
+        arms: the expanded arms (baselines, model × size, model × noise level).
+        title: a title for the tables.
+        description: free text shown with the tables.
+        phantom: the phantom cohort when a dataset is ``"phantom"`` (the keys below).
+        split: the case split (the keys below).
+        seeds: integer seeds; each is one training run per arm.
+        budget: TrainConfig keys shared by the MONAI arms (iterations, crop_size, batch_size …).
+        models: per model, ``{"model": {name, args}, ...}`` TrainConfig keys; ``nnunet``: NNUNetConfig keys.
+        synthesis: synthetic-tumour options (the keys below).
+        noise_options: extra keyword arguments of ``corrupt_dataset`` (control_points, mode …).
+        evaluation: metrics, detection and statistics options (the keys below).
+        device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
+        reference: published numbers per arm id, e.g. ``{"unet-baseline": {"dsc": 48.48, "nsd": 43.26}}``.
+        raw: the spec as given (kept for the run's record).
+    """
 
     name: str
     table: str
