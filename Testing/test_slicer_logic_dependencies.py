@@ -65,6 +65,17 @@ def test_paths_without_torch_need_nothing_slicer_does_not_ship(world):
     assert "tqdm" not in " ".join(dependencies.BUNDLED_WITH_SLICER)
 
 
+def test_what_slicer_ships_or_the_path_does_not_use_is_never_asked_for(world):
+    # even where scipy and tqdm are absent: the paths without torch use neither (scipy is Slicer's
+    # own; the phantom never imports tqdm), and the torch path asks only for what it lacks itself
+    del world.versions["scipy"], world.versions["tqdm"]
+    assert dependencies.ensureDependencies() is True
+    assert world.asked == [] and world.pip == [] and world.torch_installs == []
+    world.answer = True
+    assert dependencies.ensureDependencies(withTorch=True) is True
+    assert "scipy" not in " ".join(world.asked) and [r for r, _ in world.pip] == [["tqdm>=4.66"]]
+
+
 def test_nothing_is_asked_when_everything_is_there(world):
     assert dependencies.ensureDependencies(withTorch=True) is True
     assert world.asked == [] and world.pip == [] and world.torch_installs == []

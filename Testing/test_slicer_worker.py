@@ -9,6 +9,7 @@ crash or a failed start ends with a clear message. The batch way (``run``) is ch
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import textwrap
@@ -164,13 +165,63 @@ def test_cancel_returns_at_once_and_a_stubborn_worker_is_killed(qt, tmp_path, mo
     while job.fraction < 0.1 and time.monotonic() < end:
         qt.processEvents()
         time.sleep(0.005)  # (PySide6 on Python 3.11 leaks a reference to None per processEvents call)
-    job.cancel()
-    # the GUI is not held up: cancel returns at once, before the kill timer (KILL_AFTER_MS) has fired
+    # the GUI is not held up: cancel makes no blocking call (a wait for the process, a sleep, a
+    # join) — seen by profiling the call itself, not by timing it — and returns before the kill timer
+    calls = []
+    sys.setprofile(lambda frame, event, arg: calls.append(getattr(arg, "__name__", "") if event == "c_call"
+                                                         else frame.f_code.co_name if event == "call" else ""))
+    try:
+        job.cancel()
+    finally:
+        sys.setprofile(None)
+    blocking = {"waitForFinished", "waitForReadyRead", "waitForBytesWritten", "wait", "communicate", "sleep", "waitpid"}
+    assert not blocking & set(calls), f"cancel() blocks the GUI thread: {sorted(blocking & set(calls))}"
+    assert "cancel" in calls  # the profiler saw the call
     assert job.running and not job.finished
     spin(qt, job, timeout_s=20)
     assert job.cancelled and job.errorMessage() == "cancelled"
     with pytest.raises(CancelledError):
         job.check()
+
+
+class _Proxy:
+    """A module seen through a proxy with some attributes replaced (os.name, subprocess.Popen …)."""
+
+    def __init__(self, module, **replaced):
+        self._module, self.__dict__["_replaced"] = module, replaced
+
+    def __getattr__(self, name):
+        return self._replaced[name] if name in self._replaced else getattr(self._module, name)
+
+
+def test_on_windows_no_console_window_opens(monkeypatch):
+    """Windows: the batch worker and the kill that ends it are started with CREATE_NO_WINDOW, so no
+    console window flashes up over Slicer (QProcess adds the flag itself for a console-less GUI)."""
+    import subprocess
+
+    import SynTumorCommon.worker as worker
+
+    started = []
+
+    class FakePopen:
+        def __init__(self, cmd, **kw):
+            started.append(("Popen", kw.get("creationflags")))
+            self.pid, self.returncode, self.stdout = 1234, 0, io.BytesIO(b"<filter-progress>1</filter-progress>\n")
+
+        def poll(self):
+            return 0
+
+        def wait(self, timeout=None):
+            return 0
+
+    no_window = 0x08000000
+    fake_sub = _Proxy(subprocess, Popen=FakePopen, CREATE_NO_WINDOW=no_window,
+                      run=lambda cmd, **kw: started.append((cmd[0], kw.get("creationflags"))))
+    monkeypatch.setattr(worker, "os", _Proxy(os, name="nt"))
+    monkeypatch.setattr(worker, "subprocess", fake_sub)
+    WorkerJob(["python", "worker.py"]).run()
+    WorkerJob._kill(1234, None)
+    assert started == [("Popen", no_window), ("taskkill", no_window)]
 
 
 def test_a_crash_and_a_failed_start_end_with_a_message(qt, tmp_path):
