@@ -187,6 +187,30 @@ def test_a_missing_pytorch_extension_is_reported_before_anything_runs(release, i
     assert "PyTorch extension" in widget.ui.statusLabel.text and not widget.busy
 
 
+def test_a_difftumor_folder_runs_in_the_worker_with_the_chosen_mode(release, insertion, monkeypatch, tmp_path):
+    from _difftumor_tiny import tiny_texture_folder
+
+    widget, image, ct, _seg = insertion
+    p = widget._parameterNode
+    p.textureBackend = "difftumor"
+    widget.onApplyButton()  # no folder yet
+    assert "select the DiffTumor model folder" in widget.ui.statusLabel.text and not widget.busy
+    p.diffusionModelFolder, p.textureMode, p.seed, p.sizeClass = tiny_texture_folder(tmp_path / "dt"), "reference", 3, "tiny"
+    assert widget.ui.textureModeComboBox.enabled and widget.ui.diffusionModelPathLineEdit.enabled
+    records = []
+    load = widget.logic.insertion.loadInsertion
+    monkeypatch.setattr(widget.logic.insertion, "loadInsertion",
+                        lambda job, node: records.append(job.result()["record"]) or load(job, node))
+    widget.ui.applyButton.click()
+    wait(release, widget)
+    assert records, widget.ui.statusLabel.text
+    texture = records[0]["texture"]
+    assert texture["name"] == "difftumor" and texture["config"]["mode"] == "reference"
+    assert records[0]["tumours"][0]["texture"]["mode"] == "reference"
+    p.textureBackend = "statistical"
+    assert not widget.ui.textureModeComboBox.enabled
+
+
 def test_the_chosen_segment_is_kept_in_the_parameter_node(release, insertion):
     widget, _image, _ct, seg = insertion
     second = seg.GetSegmentation().AddEmptySegment("other", "other")
