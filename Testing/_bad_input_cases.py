@@ -183,6 +183,7 @@ def build_inputs(root: Path) -> Path:
     for name in ("dataset.json", "plans.json"):  # what nnU-Net's own loader reads before the checkpoint
         (fold.parent / name).write_text("{}")
     _crafted_pickle(fold / "checkpoint_final.pth", root / MARKER)
+    _crafted_pickle(inp / "evil_segmenter.pt", root / MARKER, {"epoch": 1, "state_dict": {}})  # models import
     # a segmenter run to resume whose last checkpoint is a crafted pickle
     _segmenter_run(inp / "segrun", inp / "ds", root / MARKER)
     return inp
@@ -358,4 +359,11 @@ ROWS: list[Row] = [
     _r("study-dry-run-missing-dataset", "study run {in}/spec_missing.json --out {out}/st --dry-run", "not found", "no_such_dataset"),
     _r("nnunet-train-cuda-without-gpu", "nnunet train --dataset {in}/ds --work {out}/w --device cuda", "no CUDA GPU", "cuda",
        skip_if_cuda=True),
+    # ------------------------------------------------ published models (never the network)
+    _r("models-list-catalogue-missing", "models list --catalogue {in}/no_catalogue.json", "not found",
+       "{in}/no_catalogue.json"),
+    _r("models-download-unknown-name", "models download nosuch --out {out}/d --yes", "no model named", "nosuch"),
+    _r("models-import-crafted-pickle", "models import difftumor-segmenter --checkpoint {in}/evil_segmenter.pt --arch unet "
+       "--organ pancreas --out {out}/m", "refusing to load", "evil_segmenter.pt"),
+    _r("models-verify-missing", "models verify {in}/no_model", "not found", "{in}/no_model"),
 ]

@@ -113,7 +113,7 @@ def test_online_synthesis_runs_on_healthy_crops_in_hu_before_windowing(real_ds, 
     healthy = make_seg_dataset(tmp_path / "healthy", n_cases=2, tumours=False, seed=50, prefix="healthy")
     calls = []
 
-    def fake_make_synthesizer(arm, prob, spacing_kji, size_classes):
+    def fake_make_synthesizer(arm, prob, spacing_kji, size_classes, texture="statistical"):
         assert arm == "large" and prob == 0.5 and spacing_kji == [1.5, 1.5, 1.5] and size_classes == "difftumor"
 
         def synthesize(sample, seed):

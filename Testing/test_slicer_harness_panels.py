@@ -12,51 +12,16 @@ the panel with nothing left half-done in the scene.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 pytest.importorskip("slicer", reason="slicer-core wheel not installed (pip install slicer-core)")
 
+import slicer_panels  # noqa: E402
 from slicer_harness import MODULES  # noqa: E402
-from slicer_harness.release import slicer_release  # noqa: E402
-from slicer_harness.sources import RELEASES  # noqa: E402
+from slicer_panels import add_case, open_panel, scene_nodes, wait  # noqa: E402
 
-
-@pytest.fixture(params=RELEASES)
-def release(request, tmp_path, monkeypatch):
-    with slicer_release(request.param, tmp_path / "slicer") as rel, monkeypatch.context() as m:
-        shown = []
-        # what needs the application's views: recorded instead of shown
-        m.setattr(rel.slicer.util, "setSliceViewerLayers", lambda **kw: shown.append(kw))
-        rel.shown, rel.widgets = shown, []
-        yield rel
-        for widget in rel.widgets:  # as Slicer does when a module is unloaded: no scene observers left
-            widget.cleanup()
-
-
-def open_panel(release, module):
-    """Load the module file, create the module and its panel, set it up and show it."""
-    mod = release.import_module_file(module)
-    parent = release.module_parent(module)
-    getattr(mod, module)(parent)
-    widget = getattr(mod, f"{module}Widget")(release.panel_parent())
-    release.widgets.append(widget)
-    widget.setup()
-    widget.enter()
-    return mod, parent, widget
-
-
-def scene_nodes(scene) -> set[str]:
-    nodes = (scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes()))
-    return {n.GetID() for n in nodes if not n.IsA("vtkMRMLSubjectHierarchyNode") and not n.IsA("vtkMRMLScriptedModuleNode")}
-
-
-def add_case(scene, with_tumour=False):
-    from slicer_support import oblique_case
-
-    return oblique_case(scene, with_tumour=with_tumour)
+release = slicer_panels.release  # the fixture: each Slicer release the harness knows
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -89,15 +54,6 @@ def test_an_older_slicer_gets_a_message_not_a_traceback(release, module, monkeyp
 
 
 # ------------------------------------------------------------------ Tumour Insertion
-def wait(release, widget, timeout_s=240.0):
-    """Run the event loop (as Slicer's GUI does) until the panel's job has ended."""
-    end = time.monotonic() + timeout_s
-    while widget.busy and time.monotonic() < end:
-        release.app.processEvents()
-        time.sleep(0.01)
-    assert not widget.busy, "the worker did not finish"
-
-
 @pytest.fixture
 def insertion(release):
     pytest.importorskip("PySide6.QtWidgets", reason="PySide6 not installed: no event loop for the worker")
@@ -188,6 +144,30 @@ def test_a_missing_pytorch_extension_is_reported_before_anything_runs(release, i
     assert "PyTorch extension" in widget.ui.statusLabel.text and not widget.busy
 
 
+def test_a_difftumor_folder_runs_in_the_worker_with_the_chosen_mode(release, insertion, monkeypatch, tmp_path):
+    from _difftumor_tiny import tiny_texture_folder
+
+    widget, image, ct, _seg = insertion
+    p = widget._parameterNode
+    p.textureBackend = "difftumor"
+    widget.onApplyButton()  # no folder yet
+    assert "select the DiffTumor model folder" in widget.ui.statusLabel.text and not widget.busy
+    p.diffusionModelFolder, p.textureMode, p.seed, p.sizeClass = tiny_texture_folder(tmp_path / "dt"), "reference", 3, "tiny"
+    assert widget.ui.textureModeComboBox.enabled and widget.ui.diffusionModelPathLineEdit.enabled
+    records = []
+    load = widget.logic.insertion.loadInsertion
+    monkeypatch.setattr(widget.logic.insertion, "loadInsertion",
+                        lambda job, node: records.append(job.result()["record"]) or load(job, node))
+    widget.ui.applyButton.click()
+    wait(release, widget)
+    assert records, widget.ui.statusLabel.text
+    texture = records[0]["texture"]
+    assert texture["name"] == "difftumor" and texture["config"]["mode"] == "reference"
+    assert records[0]["tumours"][0]["texture"]["mode"] == "reference"
+    p.textureBackend = "statistical"
+    assert not widget.ui.textureModeComboBox.enabled
+
+
 def test_the_chosen_segment_is_kept_in_the_parameter_node(release, insertion):
     widget, _image, _ct, seg = insertion
     second = seg.GetSegmentation().AddEmptySegment("other", "other")
@@ -229,3 +209,24 @@ def test_segmentation_needs_a_model_folder_and_reports_a_missing_one(release, tm
     widget.onApplyButton()
     assert "model folder not found" in widget.ui.statusLabel.text and not widget.busy
     assert scene_nodes(release.scene) == before
+
+
+def test_evaluate_runs_in_the_worker_fills_the_tables_and_removes_its_folder(release):
+    """Evaluate, like Apply, runs in the background worker (AUDIT B5: nothing that can take seconds in
+    the GUI thread), fills the metric and lesion tables, and its temporary folder is gone afterwards."""
+    pytest.importorskip("PySide6.QtWidgets", reason="PySide6 not installed: no event loop for the worker")
+    from PySide6 import QtWidgets
+
+    QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    _image, _label, ct, seg = add_case(release.scene, with_tumour=True)
+    _mod, _parent, widget = open_panel(release, "SynTumorSegmentation")
+    p = widget._parameterNode
+    p.inputVolume, p.outputSegmentation, p.referenceSegmentation = ct, seg, seg  # a perfect prediction
+    assert widget.ui.evaluateButton.enabled
+    widget.ui.evaluateButton.click()
+    job = widget.job
+    assert widget.busy and job is not None and job.folder is not None and job.folder.is_dir()  # not in the GUI thread
+    wait(release, widget)
+    assert "tumour DSC 1.000" in widget.ui.statusLabel.text, widget.ui.statusLabel.text
+    assert p.metricsTable is not None and p.lesionTable is not None
+    assert not job.folder.exists(), "the worker's temporary folder was left behind"

@@ -15,7 +15,13 @@ environment (pytorch-lightning, einops-exts, rotary-embedding-torch 0.1.5): pass
 ``torchvision``'s VGG16 built without downloading weights, DDIM buffers kept on the model's device,
 ``get_fixed_geo`` returning the fixed mask). Without ``--reference`` those rows are skipped.
 
+With ``--insertion`` it times the texture *backend* instead (``syntumor insert --texture DIR`` as a
+library call): a released-config random-weight ``difftumor-texture`` folder, a phantom CT at
+0.8 × 0.8 × 2.5 mm, one tumour per run (tiny → early, medium → non-early), both modes; the time
+includes the 1 mm RAS crop, the paste-back and the model folder's load (reported apart).
+
     .venv/bin/python benchmarks/bench_difftumor.py --threads 2
+    .venv/bin/python benchmarks/bench_difftumor.py --threads 2 --insertion
     .venv/bin/python benchmarks/bench_difftumor.py --threads 2 --reference /work/difftumor-ref/DiffTumor \\
         --reference-python /work/difftumor-ref/venv/bin/python
 """
@@ -90,6 +96,86 @@ def child_syntumor(recipe: str, device: str, threads: int, repeat: int) -> dict:
     s, out = _timed(lambda: syn.synthesize(crop, mask, recipe, seed=0), sync, repeat)
     return {"seconds": s, "peak_mb": _peak_mb(torch, dev), "models_mb": _held_mb(syn.vqgan, *syn.unets.values()),
             "range": [float(out["volume"].min()), float(out["volume"].max())]}
+
+
+def child_insertion(recipe: str, device: str, threads: int, repeat: int, mode: str = "syntumor") -> dict:
+    """One insertion through the DiffTumor texture backend (released-config random weights)."""
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(REPO))
+    from SynTumorLib.data.phantom.generator import generate_case
+    from SynTumorLib.insertion import insert_tumours
+    from SynTumorLib.texture import get_texture
+    from SynTumorLib.texture.difftumor import VQGAN3D, Unet3D
+    from SynTumorLib.texture.difftumor.folder import write_difftumor_texture
+
+    torch.manual_seed(0)
+    vq = VQGAN3D()
+    vq.codebook.embeddings.normal_()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_difftumor_texture(Path(tmp) / "m", organ="pancreas", vqgan=vq.state_dict(),
+                                         denoisers={r: (Unet3D().state_dict(), None, None) for r in ("early", "noearly")})
+        image, label, _ = generate_case(0, spacing=(0.8, 0.8, 2.5), fov_mm=(160.0, 128.0, 120.0))
+        t = time.perf_counter()
+        tex = get_texture(folder, mode=mode, device=device)
+        load_s = time.perf_counter() - t
+        size = "tiny" if recipe == "early" else "medium"
+        dev = torch.device(tex.synth.device)
+        sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+        s, (out, _, rec) = _timed(lambda: insert_tumours(image, label, {"size_class": size, "count": 1}, seed=1,
+                                                          texture=tex), sync, repeat)
+    changed = int((out.array != image.array).sum())
+    return {"seconds": s, "load_seconds": load_s, "peak_mb": _peak_mb(torch, dev), "models_mb": _held_mb(
+        tex.synth.vqgan, *[u for u in tex.synth.unets.values() if u is not None]), "changed_voxels": changed,
+        "shape": list(image.shape), "mode": mode}
+
+
+def _insertion_rows(args) -> int:
+    rows = []
+    for recipe in args.recipes:
+        for mode in ("syntumor", "reference"):
+            r = _run_child(sys.executable, ["insertion", recipe, args.device, str(args.threads), str(args.repeat),
+                                            mode], args.timeout)
+            rows.append({"recipe": recipe, "mode": mode, **r})
+    print(f"DiffTumor texture backend, one phantom insertion, {args.device}, {args.threads} thread(s), "
+          "random released-config weights")
+    print(f"{'recipe':9s} {'mode':10s} {'insert s':>9s} {'load s':>7s} {'peak MB':>8s} {'changed voxels':>15s}")
+    for r in rows:
+        if "seconds" not in r:
+            print(f"{r['recipe']:9s} {r['mode']:10s} error: {r.get('error')}")
+            continue
+        print(f"{r['recipe']:9s} {r['mode']:10s} {r['seconds']:9.2f} {r['load_seconds']:7.2f} {r['peak_mb']:8.0f} "
+              f"{r['changed_voxels']:15d}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    if not args.no_results:
+        page = _page("difftumor-insertion", "DiffTumor texture backend: one tumour inserted into a phantom CT",
+                     "`insert_tumours` with a DiffTumor texture folder (random weights at the released sizes; speed "
+                     "does not depend on the weights), in both modes: `syntumor` pastes inside the feathered tumour "
+                     "only, `reference` rewrites the whole 96 mm crop as DiffTumor does for the pancreas.", args)
+        page.table(["recipe", "mode", "insert s", "folder load s", "peak RSS MB", "changed voxels"],
+                   [(r["recipe"], r["mode"], f"{r['seconds']:.2f}", f"{r['load_seconds']:.2f}", f"{r['peak_mb']:.0f}",
+                     f"{r['changed_voxels']:,d}") if "seconds" in r else (r["recipe"], r["mode"], r.get("error"), "", "", "")
+                    for r in rows])
+        page.write(args.results)
+    return 0
+
+
+def cell(side: dict, key: str, fmt: str) -> str:
+    """One table cell: the figure, or why there is none (an error, a skipped reference)."""
+    return fmt.format(side[key]) if key in side else (side.get("error") or side.get("skipped") or "-")
+
+
+def _page(name: str, title: str, summary: str, args):
+    from SynTumorLib.utils.results import ResultsPage
+
+    page = ResultsPage(name, title, summary)
+    page.section(f"{args.device}, {args.threads} thread(s), best of {args.repeat} after a warm-up",
+                 "Each configuration runs in its own process, so its peak memory is its own.")
+    return page
 
 
 def _reference_shim(ref_dir: Path):
@@ -195,13 +281,19 @@ def main() -> int:
                     help="interpreter with the reference's dependencies (pytorch-lightning, einops-exts, ...)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per configuration")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--insertion", action="store_true",
+                    help="time the texture backend on a phantom insertion (both modes) instead of one crop")
+    ap.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="results page folder")
+    ap.add_argument("--no-results", action="store_true", help="print only; write no results page")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         side, recipe, device, threads, repeat, *ref = args.child
-        fn = child_syntumor if side == "syntumor" else child_reference
+        fn = {"syntumor": child_syntumor, "insertion": child_insertion}.get(side, child_reference)
         print(json.dumps(fn(recipe, device, int(threads), int(repeat), *ref)))
         return 0
+    if args.insertion:
+        return _insertion_rows(args)
     rows = []
     for recipe in args.recipes:
         common = [recipe, args.device, str(args.threads), str(args.repeat)]
@@ -233,6 +325,24 @@ def main() -> int:
                 print(f"  {side}: {note}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    if not args.no_results:
+        page = _page("difftumor", "DiffTumor texture: per-tumour synthesis, SynTumor against DiffTumor's own sampler",
+                     "One 96³ pancreas crop with a fixed tumour mask, early (DDPM, T = 4) and non-early (DDIM, 50 of "
+                     "200 steps) recipes, random weights at the released configs. DiffTumor's side runs its own "
+                     "`synthesize_early_tumor` / `synthesize_medium_tumor` from a private checkout outside this "
+                     "repository (skipped without one).", args)
+        table = []
+        for r in rows:
+            o, d = r["syntumor"], r["difftumor"]
+            ratio = f"{d['seconds'] / o['seconds']:.2f}×" if "seconds" in o and "seconds" in d else "-"
+            table.append((r["recipe"], cell(o, "seconds", "{:.2f}"), cell(d, "seconds", "{:.2f}"), ratio,
+                          cell(o, "peak_mb", "{:.0f}"), cell(d, "peak_mb", "{:.0f}"),
+                          cell(o, "models_mb", "{:.0f}"), cell(d, "models_mb", "{:.0f}")))
+        page.table(["recipe", "SynTumor s", "DiffTumor s", "DiffTumor / SynTumor time", "SynTumor peak MB",
+                    "DiffTumor peak MB", "SynTumor models MB", "DiffTumor models MB"], table)
+        page.text("Peak: the process's peak RSS (CPU) or peak CUDA allocation. Models: parameters and buffers held "
+                  "for synthesis (DiffTumor keeps a VQ-GAN copy in each diffusion model beside its own).")
+        page.write(args.results)
     return 0
 
 

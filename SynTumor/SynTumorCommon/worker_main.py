@@ -10,9 +10,13 @@ written atomically into ``FOLDER``; progress goes to stdout as ``<filter-progres
 Tasks (each one library call):
 
 * ``insert``  — ``insertion.insert_tumours`` with any texture a library call accepts
-  (``"statistical"``, a diffusion model folder, …) → ``result_image.nrrd``, ``result_label.nrrd``, ``result.json``;
+  (``"statistical"``, a diffusion or DiffTumor model folder, a record-style ``{"name", "config"}``
+  dict, …) → ``result_image.nrrd``, ``result_label.nrrd``, ``result.json``;
 * ``predict`` — ``segmentation.inference.predict_files`` → ``prediction.nrrd``;
-* ``evaluate`` — ``metrics.evaluate.evaluate_case`` and ``metrics.lesion_detection`` → ``result.json``.
+* ``evaluate`` — ``metrics.evaluate.evaluate_case`` and ``metrics.lesion_detection`` → ``result.json``;
+* ``download`` — ``models.install.install_model``: a catalogue model's files downloaded (only with
+  ``"consented": true``, given in the panel's consent dialog) and imported → ``result.json``
+  (``model_folder``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-TASKS = ("insert", "predict", "evaluate")
+TASKS = ("insert", "predict", "evaluate", "download")
 
 
 def _watch_parent(interval_s: float = 1.0) -> None:
@@ -59,8 +63,10 @@ def _predict(folder: Path, args: dict, progress) -> None:
     from SynTumorLib.segmentation.inference import predict_files
 
     pancreas = folder / args["pancreas"] if args.get("pancreas") else None
+    overlap = args.get("overlap")  # None: the model's own (DiffTumor's released segmenters use 0.75)
     predict_files(args["model"], folder / args["image"], folder / "prediction.nrrd", pancreas=pancreas,
-                  device=args.get("device", "auto"), overlap=float(args.get("overlap", 0.5)), progress=progress)
+                  device=args.get("device", "auto"), overlap=None if overlap is None else float(overlap),
+                  progress=progress)
 
 
 def _evaluate(folder: Path, args: dict, progress) -> None:
@@ -76,6 +82,16 @@ def _evaluate(folder: Path, args: dict, progress) -> None:
     progress(0.6, "lesions")
     lesions = lesion_detection(pred.array == 2, ref.array == 2, ref.array_spacing)
     write_json_atomic(folder / "result.json", {"metrics": metrics, "lesions": lesions})
+
+
+def _download(folder: Path, args: dict, progress) -> None:
+    from SynTumorLib.models.install import install_model
+    from SynTumorLib.utils.atomic import write_json_atomic
+
+    # consent was asked in the GUI (SynTumorCommon.model_download); without it nothing is fetched
+    model = install_model(args["name"], args["downloads"], args["out"], consent=args.get("consented") is True,
+                          catalogue=args.get("catalogue"), base_url=args.get("base_url"), progress=progress)
+    write_json_atomic(folder / "result.json", {"model_folder": str(model), "name": args["name"]})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         progress(0.0, f"{ns.task}: reading the inputs")
         args = read_json(folder / "args.json")
-        {"insert": _insert, "predict": _predict, "evaluate": _evaluate}[ns.task](folder, args, progress)
+        {"insert": _insert, "predict": _predict, "evaluate": _evaluate, "download": _download}[ns.task](
+            folder, args, progress)
     except SynTumorError as e:
         print(f"error: {e}", flush=True)
         return 2

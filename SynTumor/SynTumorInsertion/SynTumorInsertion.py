@@ -76,6 +76,7 @@ class SynTumorInsertionWidget(ParameterNodeWidget):
         self.ui.pancreasSegmentSelector.connect("currentSegmentChanged(QString)", self.onSegmentChanged)
         self.ui.pointsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onPointsChanged)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.downloadTextureButton.connect("clicked(bool)", self.onDownloadTextureButton)
         self.initializeParameterNode()
 
     def onOrganChanged(self, node) -> None:
@@ -116,14 +117,29 @@ class SynTumorInsertionWidget(ParameterNodeWidget):
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = _("Insert tumours") if ready else _("Select the CT and its pancreas segmentation")
         self.ui.cancelButton.enabled = self.busy
+        self.ui.downloadTextureButton.enabled = not self.busy
         if p:
             for w in (self.ui.radiusXSpinBox, self.ui.radiusYSpinBox, self.ui.radiusZSpinBox):
                 w.enabled = p.useRadii
-            self.ui.diffusionModelPathLineEdit.enabled = p.textureBackend == "diffusion"
+            self.ui.diffusionModelPathLineEdit.enabled = p.textureBackend in ("diffusion", "difftumor")
+            self.ui.textureModeComboBox.enabled = p.textureBackend == "difftumor"
             self.ui.countSpinBox.enabled = not (p.tumourPoints and p.tumourPoints.GetNumberOfControlPoints())
             selector = self.ui.pancreasSegmentSelector
             if p.pancreasSegmentId and selector.currentSegmentID() != p.pancreasSegmentId:
                 selector.setCurrentSegmentID(p.pancreasSegmentId)
+
+    def onDownloadTextureButton(self) -> None:
+        from SynTumorCommon.dependencies import ensureDependencies
+        from SynTumorCommon.model_download import offerDownload
+
+        self.attempt(_("Could not start the download."), offerDownload, self, "texture", self._onTextureDownloaded,
+                     beforeStart=lambda: ensureDependencies(withTorch=True))
+
+    def _onTextureDownloaded(self, folder) -> None:
+        if self._parameterNode is not None:
+            self._parameterNode.textureBackend = "difftumor"
+            self._parameterNode.diffusionModelFolder = folder
+        self.showStatus(_("Downloaded and imported: {folder}").format(folder=folder))
 
     def onApplyButton(self) -> None:
         self.attempt(_("Tumour insertion failed."), self._startInsertion)
@@ -134,9 +150,14 @@ class SynTumorInsertionWidget(ParameterNodeWidget):
         from SynTumorLib.utils.errors import InputError
 
         p = self._parameterNode
-        diffusion = p.textureBackend == "diffusion"
+        diffusion = p.textureBackend in ("diffusion", "difftumor")
         if diffusion and p.diffusionModelFolder is None:
-            raise InputError("select the diffusion model folder (trained with 'syntumor train diffusion')")
+            raise InputError("select the DiffTumor model folder (imported with 'syntumor models import difftumor')"
+                             if p.textureBackend == "difftumor" else
+                             "select the diffusion model folder (trained with 'syntumor train diffusion')")
+        texture = str(p.diffusionModelFolder) if diffusion else "statistical"
+        if p.textureBackend == "difftumor":  # the worker's get_texture picks the DiffTumor backend by the card
+            texture = {"name": "difftumor", "config": {"folder": texture, "mode": p.textureMode}}
         inputVolume = p.inputVolume
         job = self.logic.insertion.startInsertion(
             inputVolume,
@@ -148,7 +169,7 @@ class SynTumorInsertionWidget(ParameterNodeWidget):
             radiiMm=(p.radiusX, p.radiusY, p.radiusZ) if p.useRadii else None,
             count=p.count,
             seed=p.seed,
-            texture=str(p.diffusionModelFolder) if diffusion else "statistical",
+            texture=texture,
         )  # checks (and writes) the inputs first: nothing is offered for installation for bad input
         try:
             installed = ensureDependencies(withTorch=diffusion)

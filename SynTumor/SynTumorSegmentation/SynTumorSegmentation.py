@@ -34,7 +34,8 @@ class SynTumorSegmentation(ScriptedLoadableModule):
         self.parent.dependencies = []
         self.parent.contributors = ["SynTumor developers"]
         self.parent.helpText = _(
-            "Segment the pancreas and pancreatic tumours with a model trained by SynTumor. Segmentation and "
+            "Segment the pancreas and pancreatic tumours with a model trained by SynTumor, or with one of DiffTumor's "
+            "released segmenters ('Download a published model…' asks before it downloads). Segmentation and "
             "evaluation run in a separate process (the application stays responsive; Cancel stops them). With a "
             "reference segmentation, Evaluate fills a metrics table (DSC, NSD, volumes, lesion detection) and a "
             "lesion table: click a lesion to centre the views on it."
@@ -53,6 +54,7 @@ class SynTumorSegmentationWidget(ParameterNodeWidget):
             return
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.evaluateButton.connect("clicked(bool)", self.onEvaluateButton)
+        self.ui.downloadModelButton.connect("clicked(bool)", self.onDownloadModelButton)
         self.ui.metricsTableSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.metricsTableView.setMRMLTableNode)
         self.ui.lesionTableSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.lesionTableView.setMRMLTableNode)
         self.ui.lesionTableView.connect("clicked(QModelIndex)", self.onLesionClicked)
@@ -60,8 +62,18 @@ class SynTumorSegmentationWidget(ParameterNodeWidget):
 
     def updateGui(self, caller=None, event=None) -> None:
         p = self._parameterNode
+        folder = p.modelFolder if p else None
+        if folder != getattr(self, "_recipeFolder", None):
+            # a model folder that brings its own recipe (DiffTumor's networks: overlap 0.75) sets the
+            # overlap when it is chosen; the user may still change it afterwards
+            self._recipeFolder = folder
+            overlap = self.logic.segmentation.recipeOverlap(folder) if folder is not None else None
+            if overlap is not None and abs(p.overlap - overlap) > 1e-9:
+                p.overlap = overlap
+                return  # setting it modifies the node, which calls updateGui again
         self.ui.applyButton.enabled = bool(p and p.inputVolume and p.modelFolder is not None) and not self.busy
         self.ui.cancelButton.enabled = self.busy
+        self.ui.downloadModelButton.enabled = not self.busy
         self.ui.evaluateButton.enabled = bool(p and p.outputSegmentation and p.referenceSegmentation
                                               and p.inputVolume) and not self.busy
 
@@ -94,6 +106,19 @@ class SynTumorSegmentationWidget(ParameterNodeWidget):
         if p is not None:
             p.outputSegmentation = segmentation
         self.showStatus(_("Done: {name}").format(name=segmentation.GetName()))
+
+    # ------------------------------------------------------------------ published models
+    def onDownloadModelButton(self) -> None:
+        from SynTumorCommon.dependencies import ensureDependencies
+        from SynTumorCommon.model_download import offerDownload
+
+        self.attempt(_("Could not start the download."), offerDownload, self, "segmenter", self._onModelDownloaded,
+                     beforeStart=lambda: ensureDependencies(withTorch=True))
+
+    def _onModelDownloaded(self, folder) -> None:
+        if self._parameterNode is not None:
+            self._parameterNode.modelFolder = folder
+        self.showStatus(_("Downloaded and imported: {folder}").format(folder=folder))
 
     # ------------------------------------------------------------------ evaluation
     def onEvaluateButton(self) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ..utils.errors import InputError
 from ..utils.paths import ensure_outside
@@ -139,9 +140,11 @@ def noisy_dataset(real: str, out: str | os.PathLike, level: str, seed: int, opti
 
 
 def offline_synthetic(healthy: str, out: str | os.PathLike, size: str, seed: int, copies: int,
-                      size_classes: str | dict = "syntumor", progress: ProgressCallback | None = None) -> str:
+                      size_classes: str | dict = "syntumor", progress: ProgressCallback | None = None,
+                      texture: Any = "statistical") -> str:
     """``copies`` synthetic-tumour versions of every healthy case (size arm ``size`` of ``size_classes``:
-    the spec's ``synthesis.size_classes``, as the MONAI arms' online synthesis), MSD layout.
+    the spec's ``synthesis.size_classes``, as the MONAI arms' online synthesis), MSD layout, with the
+    spec's ``synthesis.texture``.
 
     Delegates to :func:`SynTumorLib.insertion.dataset.synthesize_dataset` (the same tool as
     ``syntumor synthesize-dataset``: resumable, one record per case). A healthy case whose pancreas
@@ -154,7 +157,7 @@ def offline_synthetic(healthy: str, out: str | os.PathLike, size: str, seed: int
     folder = Path(out) / "data" / f"synthetic-{Path(size).stem if size.endswith('.json') else size}-s{seed}"
     size_class, classes = arm_classes(size, size_classes)
     result = synthesize_dataset(healthy, folder, classes=size_class, per_case=int(copies), size_classes=classes,
-                                seed=child_seed(seed, "offline", size), progress=progress)
+                                seed=child_seed(seed, "offline", size), progress=progress, texture=texture)
     if result["written"] + result["skipped"] == 0:
         first = next(iter(result["errors"].items()), ("", "no labelled healthy case"))
         raise InputError(f"{healthy}: no healthy case could host a '{size}' tumour ({first[0]}: {first[1]})")

@@ -26,7 +26,12 @@ versions). Keys::
                            JSON as ``syntumor sizes analyze`` writes (a relative path in a spec file is
                            resolved against the file's folder, one given with --set against the working
                            directory) or such an object inline; a file is held as its content. Every size arm (tiny … large)
-                           must be a class of it; "mixed" draws with its probabilities
+                           must be a class of it; "mixed" draws with its probabilities; "texture": the
+                           tumours' texture, online and offline: "statistical" (default), a fitted-texture
+                           JSON or a model folder (SynTumor's diffusion, or DiffTumor's released models as
+                           ``syntumor models import difftumor`` writes them; a relative path in a spec file
+                           is resolved against its folder), or {"name": "difftumor", "config": {"folder":
+                           …, "mode": "reference"}} for a backend's options
     noise_options          extra keyword arguments of corrupt_dataset (control_points, mode …)
     evaluation             {tolerance_mm, size_classes, include_empty, detection_threshold, min_lesion_mm3,
                            hit_iou, n_bootstrap, bootstrap_seed} — detection: candidates from the tumour
@@ -96,7 +101,9 @@ SYNTH_DEFAULTS = {
     "synthetic_prob": 0.5,  # probability that an online training sample gets a synthetic tumour, in [0, 1]
     "offline_copies": 2,  # synthetic copies per healthy case for the nnU-Net size arms, integer ≥ 1
     "size_classes": "syntumor",  # the classes the size arms draw from: a preset, a size-class JSON or object
+    "texture": "statistical",  # texture of the synthetic tumours: statistical, a fitted JSON or a model folder
 }
+TEXTURE_NAMES = ("statistical", "diffusion", "difftumor")
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,18 @@ def _anchor(value: str, base_dir: Path) -> str:
     if value in PRESETS or not value.strip() or Path(value).expanduser().is_absolute():
         return value
     return str(base_dir / value)
+
+
+def _texture(value: Any) -> str | dict:
+    """Validate ``synthesis.texture`` (its files are read when a run starts, where errors name them)."""
+    if isinstance(value, dict):
+        if not isinstance(value.get("name"), str) or not isinstance(value.get("config", {}), dict):
+            _fail("synthesis.texture: an object needs a 'name' and a 'config' object (a texture record)")
+        return copy.deepcopy(value)
+    if not isinstance(value, str) or not value.strip():
+        _fail(f"synthesis.texture must be a texture name ({', '.join(TEXTURE_NAMES)}), a fitted-texture JSON or "
+              f"a model folder, got {value!r}")
+    return value
 
 
 def _size_classes(value: Any, arms: list[Arm], base_dir: Path | None) -> str | dict:
@@ -354,6 +373,7 @@ class StudySpec:
         synthesis = _merge("synthesis", SYNTH_DEFAULTS, d.get("synthesis"))
         synthesis["size_classes"] = _size_classes(synthesis["size_classes"], arms,
                                                   None if base_dir is None else Path(base_dir))
+        synthesis["texture"] = _texture(synthesis["texture"])
         raw = copy.deepcopy(d)
         if "size_classes" in (d.get("synthesis") or {}):
             raw["synthesis"]["size_classes"] = copy.deepcopy(synthesis["size_classes"])
@@ -426,6 +446,9 @@ def load_spec(path_or_name: str | Path, overrides: list[str] | None = None) -> S
         synthesis = d.get("synthesis") if isinstance(d, dict) else None
         if isinstance(synthesis, dict) and isinstance(synthesis.get("size_classes"), str):
             d["synthesis"]["size_classes"] = _anchor(synthesis["size_classes"], p.parent)
+        if isinstance(synthesis, dict) and isinstance(synthesis.get("texture"), str) \
+                and synthesis["texture"] not in TEXTURE_NAMES:
+            d["synthesis"]["texture"] = _anchor(synthesis["texture"], p.parent)
         return StudySpec.from_dict(apply_overrides(d, overrides))
     except InputError as e:
         raise InputError(f"{p}: {e}") from None

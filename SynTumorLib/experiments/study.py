@@ -105,6 +105,8 @@ def monai_train_config(spec: StudySpec, run: Run, data: dict, splits: dict) -> d
     if run.arm.size != "none":
         # a preset name, or the classes themselves: the model folder's config.json replays the arm
         cfg["data"]["size_classes"] = spec.synthesis["size_classes"]
+        if spec.synthesis["texture"] != "statistical":  # the default stays unstated: existing runs keep their config
+            cfg["data"]["texture"] = spec.synthesis["texture"]
     cfg["split"] = {k: list(splits[k]) for k in ("train", "val", "test")}
     cfg["seed"] = run.seed
     cfg["device"] = spec.device
@@ -188,7 +190,8 @@ def run_data(spec: StudySpec, run: Run, datasets: dict, out: Path) -> tuple[dict
         data["noisy"] = noisy_dataset(datasets["real"], out, run.arm.noise, run.seed, spec.noise_options)
     if run.arm.size != "none" and run.arm.model == "nnunet":
         data["synthetic"] = offline_synthetic(datasets["healthy"], out, run.arm.size, run.seed,
-                                              spec.synthesis["offline_copies"], spec.synthesis["size_classes"])
+                                              spec.synthesis["offline_copies"], spec.synthesis["size_classes"],
+                                              texture=spec.synthesis["texture"])
     return splits, data
 
 

@@ -99,7 +99,8 @@ def synthesize_dataset(
         raise InputError(f"workers must be ≥ 1, got {workers}")
     ds = open_dataset(healthy_dataset) if isinstance(healthy_dataset, (str, os.PathLike)) else healthy_dataset
     out = Path(out_dir).resolve()
-    texture_path = Path(str(texture)) if isinstance(texture, (str, os.PathLike)) and Path(str(texture)).exists() else None
+    src = (texture.get("config") or {}).get("folder") if isinstance(texture, dict) else texture  # a record-style dict
+    texture_path = Path(str(src)) if isinstance(src, (str, os.PathLike)) and Path(str(src)).exists() else None
     ensure_outside(out, ds.root, texture_path)
     spec_d = {**(spec or {}), "size_class": classes, "classes": size_classes, "probabilities": probabilities}
     spec_d = InsertionSpec.from_dict(spec_d).resolved().to_dict()  # validate once, before any work

@@ -86,6 +86,8 @@ def _render(scene: Scene, image: Volume, plans: list[TumourPlan], tex: TextureMo
             lab[full][final] = TUMOUR
     stats = []
     vv = image.voxel_volume_mm3
+    # a backend working in RAS (the DiffTumor crop) needs the grid's direction, not only its spacing
+    orient = {"kji_to_ras": image.ijk_to_ras[:3, :3][:, ::-1].copy()} if getattr(tex, "wants_orientation", False) else {}
     for n, (t, (full, final, n_drawn, origin)) in enumerate(zip(plans, masks, strict=True)):
         delivered = 0 if full is None else int(final.sum())
         s = {"delivered_voxels": delivered, "delivered_mm3": delivered * vv,
@@ -101,7 +103,11 @@ def _render(scene: Scene, image: Volume, plans: list[TumourPlan], tex: TextureMo
             region = pad_box(tbox, scene.vox(max(TEXTURE_PAD_MM, tex.context_mm()) + tex.margin_mm()) + 1, scene.shape)
             tm = values_on(full, final, region)
             before = out[region].astype(np.float32)
-            new = tex.apply(before, tm, scene.organ[region] & (lab[region] != TUMOUR), scene.spacing, t["texture"])
+            new = tex.apply(before, tm, scene.organ[region] & (lab[region] != TUMOUR), scene.spacing, t["texture"],
+                            **orient)
+            facts = tex.tumour_facts(tm, scene.spacing, t["texture"])
+            if facts:
+                s["texture_facts"] = facts
             changed = new != before
             out[region][changed] = _to_dtype(new[changed], out.dtype)
             if regions is not None:

@@ -73,6 +73,18 @@ def _wrap(full: np.ndarray, orig):
     return t
 
 
+def _monai_ijk_to_ras(affine) -> np.ndarray:
+    """A Volume's ``ijk_to_ras`` for a MONAI array ``[x, y, z]`` with ``affine`` (RAS, MONAI's
+    default): the columns reversed, since Volume indexes arrays (k, j, i). Only a texture that works
+    in RAS (``wants_orientation``, the DiffTumor crop) needs it; without an affine the array axes
+    are (k, j, i) with k along S, as for every other texture."""
+    a = _to_numpy(affine).astype(np.float64)
+    m = np.eye(4)
+    m[:3, :3] = a[:3, :3][:, ::-1]
+    m[:3, 3] = a[:3, 3]
+    return m
+
+
 class SynthesizeTumourd(Randomizable, MapTransform):
     """Insert synthetic tumours into healthy training crops (dictionary transform).
 
@@ -179,6 +191,8 @@ class SynthesizeTumourd(Randomizable, MapTransform):
         sp = self._spacing(img, 3)
         # array axes are used as-is: Volume's (k, j, i) naming only matters for point/reference modes
         vol = Volume.from_geometry(hu, spacing=sp[::-1])
+        if getattr(self.texture, "wants_orientation", False) and getattr(img, "affine", None) is not None:
+            vol = Volume(hu, _monai_ijk_to_ras(img.affine))  # a texture working in RAS needs the true axes
         try:  # a drawn count that does not fit is trimmed inside; only an impossible first tumour fails
             out_hu, out_lab, ins, regions = insert_with_regions(vol, vol.with_array(organ.view(np.uint8)), self.spec,
                                                     seed=self._seed, texture=self.texture)

@@ -10,7 +10,7 @@ card**, ``model_card.json``::
 The card::
 
     format, format_version   "syntumor-model", 2
-    kind                     segmenter | texture-autoencoder | texture-denoiser (what the model does)
+    kind                     segmenter | texture-autoencoder | texture-denoiser | difftumor-texture
     architecture             what builds the network(s) the weights fit, e.g. {"name": "unet", "args": {…}}
     config                   the full configuration the model was trained (or converted) with
     training_data            a summary of the data (datasets, case ids or counts, crops)
@@ -72,6 +72,7 @@ KINDS = {
     "segmenter": "pancreas (1) and tumour (2) segmentation network",
     "texture-autoencoder": "first stage of the latent-diffusion tumour texture",
     "texture-denoiser": "tumour texture model: autoencoder + latent denoiser(s)",
+    "difftumor-texture": "DiffTumor's released texture: VQ-GAN + early/non-early denoisers (imported)",
 }
 CARD_KEYS = ("format", "format_version", "kind", "architecture", "config", "training_data", "provenance", "files",
              "library_version", "created")

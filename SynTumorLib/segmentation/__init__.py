@@ -22,7 +22,7 @@ def load_model(folder, device="cpu"):
     return _load(folder, device=device)
 
 
-def predict_volume(model, image, pancreas=None, device="auto", overlap=0.5, progress=None, **kwargs):
+def predict_volume(model, image, pancreas=None, device="auto", overlap=None, progress=None, **kwargs):
     """See :func:`SynTumorLib.segmentation.inference.predict_volume`."""
     from .inference import predict_volume as _predict
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -95,15 +96,16 @@ def _affine(img: np.ndarray, lab: np.ndarray, angles: np.ndarray, shift: np.ndar
     return x[0].numpy(), y[0].numpy()
 
 
-def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float],
-                     size_classes: str | dict = "syntumor") -> Callable[[dict, int], dict] | None:
+def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float], size_classes: str | dict = "syntumor",
+                     texture: Any = "statistical") -> Callable[[dict, int], dict] | None:
     """Online synthesis ``synthesize(sample, seed) -> sample`` for healthy crops (HU), or None for arm 'none'.
 
     Wraps ``SynTumorLib.insertion.transform.SynthesizeTumourd`` (a MONAI dictionary transform that
     inserts tumours of the arm's size class — class ``arm`` of ``size_classes`` (a preset, a
     size-class JSON or its object), or, for an arm that is itself a size-class JSON, its classes
     mixed — with probability ``prob`` and labels them 2). ``spacing_kji``: voxel size of the crop's
-    array axes.
+    array axes. ``texture``: the texture backend (a name, fitted JSON, model folder — SynTumor's
+    diffusion or an imported DiffTumor one — or a record-style dict).
     """
     if arm == "none":
         return None
@@ -115,7 +117,8 @@ def make_synthesizer(arm: str, prob: float, spacing_kji: Sequence[float],
 
     size_class, classes = arm_classes(arm, size_classes)
     transform = SynthesizeTumourd(keys=("image", "label"), size_class=size_class, classes=classes, prob=float(prob),
-                                  intensity="hu", spacing=tuple(float(s) for s in spacing_kji), record_key=None)
+                                  intensity="hu", spacing=tuple(float(s) for s in spacing_kji), record_key=None,
+                                  texture=texture)
 
     def synthesize(sample: dict, seed: int) -> dict:
         transform.set_random_state(seed=int(seed) % (2**32))

@@ -38,6 +38,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "arm": "none",  # size arm: none|tiny|small|medium|large|mixed|path to a size-class JSON
     "size_classes": "syntumor",  # the classes a named arm is drawn from: preset, size-class JSON path or its object
     "synthetic_prob": 0.5,  # probability of synthesising a tumour on a healthy crop, in [0, 1]
+    "texture": "statistical",  # texture of the online tumours: statistical, a fitted JSON or a model folder
     "offline_synthetic": None,  # MSD folder of pre-generated synthetic cases (all used for training)
     "noisy_labels": None,  # MSD copy of `real` with corrupted labels (same case ids): train on them
 }
@@ -166,6 +167,8 @@ class TrainConfig:
         if arm != "none" and not self.data["healthy"]:
             fail(f"data.arm is '{arm}' but no 'data.healthy' dataset is given to synthesise tumours into")
         require_number(self.data["synthetic_prob"], f"{where}: data.synthetic_prob", min=0.0, max=1.0)
+        if not isinstance(self.data["texture"], (str, dict)) or not self.data["texture"]:
+            fail(f"data.texture must be a texture name, fitted-texture JSON or model folder, got {self.data['texture']!r}")
         if self.spacing is not None:
             if len(self.spacing) != 3 or any(not float(s) > 0 for s in self.spacing):
                 fail(f"'spacing' must be three positive numbers (mm, i j k order) or null, got {self.spacing}")

@@ -5,6 +5,10 @@ the HU, sliding-window inference (MONAI, Gaussian blending, configurable overlap
 the input grid with nearest-neighbour interpolation; optionally keep the largest pancreas component
 and restrict tumours to a given pancreas mask dilated by a few mm.
 
+A model folder imported from DiffTumor's released segmenters is fed its own recipe instead
+(RAS (R, A, S) arrays at 1 mm, overlap 0.75, logits resampled back linearly):
+:mod:`~SynTumorLib.segmentation.difftumor_inference`.
+
 With ``return_probability=True`` the tumour probability map comes too — the softmax of the tumour
 channel, resampled back onto the input grid with linear interpolation (float32 in [0, 1]) and set
 to 0 wherever the post-processing above removed tumour (outside the kept pancreas component or the
@@ -109,7 +113,7 @@ def _pancreas_region(pancreas: Volume, image: Volume, margin_mm: float, name: st
 
 
 def predict_volume(model, image: Volume, pancreas: Volume | None = None, device: str = "auto",
-                   overlap: float = 0.5, progress: ProgressCallback | None = None, *,
+                   overlap: float | None = None, progress: ProgressCallback | None = None, *,
                    largest_pancreas_component: bool = False, pancreas_margin_mm: float = 5.0,
                    sw_batch_size: int = 1, return_probability: bool = False,
                    pancreas_name: str = "the pancreas mask") -> Volume | tuple[Volume, Volume]:
@@ -121,7 +125,8 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         pancreas: optional pancreas mask (any grid; values > 0 = pancreas); tumour voxels farther than
             ``pancreas_margin_mm`` from it are set to background.
         device: auto | cpu | cuda | cuda:N (:func:`~SynTumorLib.runtime.devices.resolve_device`: cuda without a GPU is an error).
-        overlap: sliding-window overlap in [0, 1) (0.5 default; 0.25 is about 2.5× faster).
+        overlap: sliding-window overlap in [0, 1); None: the model's own (0.5 for trained models, 0.75 for
+            DiffTumor's released ones, their recipe); 0.25 is about 2.5× faster than 0.5.
         progress: ``callback(fraction, message)``.
         largest_pancreas_component: keep only the largest connected pancreas+tumour component.
         return_probability: also return the tumour probability map (module doc).
@@ -130,9 +135,6 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         uint8 Volume with exactly ``image``'s shape and IJK→RAS matrix; with ``return_probability``
         the pair (labels, float32 tumour probability on the same grid).
     """
-    import torch
-
-    from ..data.resample import resample_like, resample_to_spacing
     from .model_folder import LoadedModel, load_model
 
     if not isinstance(image, Volume):
@@ -145,8 +147,38 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=dev)
     if lm.device != dev:
         lm = lm.to(dev)
-    cfg = lm.config
     cb = progress or (lambda f, m="": None)
+    if lm.preprocessing is not None:  # an imported DiffTumor network: its own orientation, spacing and window
+        from .difftumor_inference import predict_released
+
+        arr, prob = predict_released(lm, image, sliding_window_logits, overlap=overlap, device=dev, sw_batch_size=sw_batch_size,
+                                     want_probability=return_probability, progress=lambda f, m: cb(0.92 * f, m))
+    else:
+        arr, prob = _predict_trained(lm, image, 0.5 if overlap is None else overlap, dev, sw_batch_size,
+                                     return_probability, cb)
+    if largest_pancreas_component and arr.any():
+        keep = _largest_component(arr > 0)
+        arr = np.where(keep, arr, 0).astype(np.uint8)
+        if prob is not None:
+            prob[~keep] = 0.0
+    if allowed is not None:
+        arr[(arr == 2) & ~allowed] = 0
+        if prob is not None:
+            prob[~allowed] = 0.0
+    cb(1.0, "done")
+    if prob is not None:
+        return image.with_array(arr), image.with_array(prob)
+    return image.with_array(arr)
+
+
+def _predict_trained(lm, image: Volume, overlap: float, dev, sw_batch_size: int, return_probability: bool,
+                     cb) -> tuple[np.ndarray, np.ndarray | None]:
+    """A SynTumor-trained network: resample to its spacing (native direction), window, infer, back (nearest)."""
+    import torch
+
+    from ..data.resample import resample_like, resample_to_spacing
+
+    cfg = lm.config
     cb(0.0, "resampling")
     work = image
     if not np.allclose(image.spacing, cfg.spacing, rtol=0, atol=1e-4):
@@ -163,20 +195,7 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
     out = work.with_array(labels)
     if not out.same_grid(image, atol=1e-6):
         out = resample_like(out, image, is_label=True)
-    arr = out.array.astype(np.uint8)
-    if largest_pancreas_component and arr.any():
-        keep = _largest_component(arr > 0)
-        arr = np.where(keep, arr, 0).astype(np.uint8)
-        if prob is not None:
-            prob[~keep] = 0.0
-    if allowed is not None:
-        arr[(arr == 2) & ~allowed] = 0
-        if prob is not None:
-            prob[~allowed] = 0.0
-    cb(1.0, "done")
-    if prob is not None:
-        return image.with_array(arr), image.with_array(prob)
-    return image.with_array(arr)
+    return out.array.astype(np.uint8), prob
 
 
 def _tumour_probability(logits, work: Volume, image: Volume) -> np.ndarray:
@@ -193,7 +212,7 @@ def _tumour_probability(logits, work: Volume, image: Volume) -> np.ndarray:
 
 
 def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Path | None = None,
-                  device: str = "auto", overlap: float = 0.5, progress: ProgressCallback | None = None,
+                  device: str = "auto", overlap: float | None = None, progress: ProgressCallback | None = None,
                   probability_out: str | Path | None = None, **kwargs) -> list[Path]:
     """Predict one CT file (→ ``out`` file) or every CT in a folder (→ ``out/<name>.nii.gz``; a
     pancreas folder is matched by name). Outputs are written atomically; returns their paths.

@@ -14,7 +14,10 @@ Layout::
 Loading checks the card and every hash (see the format's module), then that the config is a valid
 TrainConfig with a resolved spacing, then that the weights fit the architecture. Any failure raises
 :class:`ModelFolderError` naming the file and the problem. Folders of the previous release
-(``config.json`` + ``model_card.json``) load through the format's migration.
+(``config.json`` + ``model_card.json``) load through the format's migration. Folders imported from
+DiffTumor's released segmenters (``config.recipe == "difftumor-released"``,
+:mod:`~SynTumorLib.segmentation.difftumor_folder`) have no TrainConfig: they load with
+``config=None`` and their recipe in ``LoadedModel.preprocessing``.
 
 Example:
     >>> lm = load_model("models/unet-large", device="cpu")   # doctest: +SKIP
@@ -43,10 +46,12 @@ class LoadedModel:
     """A network ready for inference with its config and model card."""
 
     net: Any
-    config: TrainConfig
+    config: TrainConfig | None  # None for an imported DiffTumor network (its card's recipe says how to feed it)
     card: dict
     folder: Path | None = None
     device: Any = field(default=None)
+    #: an imported network's own preprocessing (difftumor_folder); None: the config's spacing and window
+    preprocessing: dict | None = None
 
     def to(self, device) -> LoadedModel:
         self.net.to(device)
@@ -95,6 +100,12 @@ def load_model(folder: str | Path, device="cpu") -> LoadedModel:
     from .networks import build_network
 
     mf = load_model_folder(folder, KIND)
+    from .difftumor_folder import is_released, released_network
+
+    if is_released(mf.card):  # DiffTumor's released networks carry their own recipe, not a TrainConfig
+        net, dev, preprocessing = released_network(mf, device)
+        return LoadedModel(net=net, config=None, card=mf.card, folder=mf.folder, device=dev,
+                           preprocessing=preprocessing)
     where = mf.folder / ("config.json" if mf.migrated_from else "model_card.json")
     try:
         config = TrainConfig.from_dict(mf.config, source=str(where))

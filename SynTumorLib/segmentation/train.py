@@ -263,7 +263,7 @@ def _train(cfg: TrainConfig, out: Path, ck: dict | None, progress, rt: TrainingR
 
     sampler = CropSampler(train_cases, cfg.crop_size, cfg.seed, info.rank, cfg.pos_fraction,
                           make_synthesizer(cfg.data["arm"], cfg.data["synthetic_prob"], cfg.spacing[::-1],
-                                           cfg.data["size_classes"]),
+                                           cfg.data["size_classes"], cfg.data["texture"]),
                           cfg.hu_window, make_augmenter(cfg.augment))
     bs = cfg.batch_size
     batches = [list(range(s * bs, (s + 1) * bs)) for s in range(start, total)]

@@ -48,6 +48,9 @@ class TextureModel(ABC):
 
     #: short backend name written into records (``"statistical"``, ``"diffusion"``, ...)
     name: str = "base"
+    #: True for a backend that works in physical (RAS) space: the insertion then also passes
+    #: ``kji_to_ras=`` (the grid's 3×3 index→RAS matrix, columns k, j, i) to :meth:`apply`
+    wants_orientation: bool = False
 
     @abstractmethod
     def sample(self, seed: int) -> dict[str, Any]:
@@ -66,6 +69,11 @@ class TextureModel(ABC):
 
     def config(self) -> dict[str, Any]:
         """Constructor settings, so :func:`get_texture` can rebuild the model from a record."""
+        return {}
+
+    def tumour_facts(self, tumour_mask: np.ndarray, spacing_kji: Sequence[float], params: dict[str, Any]) -> dict:
+        """What the record should also say about one rendered tumour (e.g. which model ran); ``{}``
+        adds nothing. Informative only: replay never reads it."""
         return {}
 
     def margin_mm(self) -> float:

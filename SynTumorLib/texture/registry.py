@@ -2,8 +2,10 @@
 
 * ``"statistical"`` (default, no training) → :class:`~SynTumorLib.texture.statistical.StatisticalTexture`;
 * a ``.json`` file written by ``syntumor texture fit`` → a fitted statistical model;
-* a model **folder** → ``SynTumorLib.texture.diffusion.from_folder(folder, **params)`` (the latent
-  diffusion backend; torch is imported only then, a clear error when it cannot be);
+* a model **folder** → chosen by its card's kind: ``difftumor-texture`` (imported with ``syntumor
+  models import difftumor``) → ``SynTumorLib.texture.difftumor.backend.from_folder(folder, **params)``;
+  any other → ``SynTumorLib.texture.diffusion.from_folder(folder, **params)`` (SynTumor's own latent
+  diffusion); torch is imported only then, a clear error when it cannot be;
 * a name added with :func:`register_texture`.
 
 The interface itself lives in :mod:`.base`, which imports no backend: the backends import it, this
@@ -18,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -46,8 +49,30 @@ def _diffusion(folder=None, **params) -> TextureModel:
     return from_folder(folder, **params)
 
 
+def _difftumor(folder=None, **params) -> TextureModel:
+    if folder is None or not Path(str(folder)).is_dir():
+        raise InputError("the difftumor texture needs a model folder made by `syntumor models import difftumor` "
+                         f"(texture=PATH/TO/FOLDER), got {folder!r}")
+    from .difftumor.backend import from_folder
+
+    return from_folder(folder, **params)
+
+
 register_texture("statistical", _statistical)
 register_texture("diffusion", _diffusion)
+register_texture("difftumor", _difftumor)
+
+DIFFTUMOR_KIND = "difftumor-texture"
+
+
+def folder_kind(path: Path) -> str | None:
+    """The ``kind`` a model folder's card declares (None when there is no readable card: the
+    loader that follows names the problem)."""
+    try:
+        card = json.loads((path / "model_card.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return card.get("kind") if isinstance(card, dict) else None
 
 
 def get_texture(name_or_path: str | os.PathLike | TextureModel | dict = "statistical", **params) -> TextureModel:
@@ -62,6 +87,8 @@ def get_texture(name_or_path: str | os.PathLike | TextureModel | dict = "statist
     if isinstance(name_or_path, dict):  # {"name": ..., "config": ...} from a record
         cfg = dict(name_or_path.get("config") or {})
         cfg.update(params)
+        if name_or_path.get("name") == "difftumor":  # its loader refuses a folder of another kind, by name
+            return _difftumor(cfg.pop("folder", None), **cfg)
         if "folder" in cfg:
             return get_texture(cfg.pop("folder"), **cfg)
         return get_texture(str(name_or_path.get("name", "statistical")), **cfg)
@@ -72,6 +99,8 @@ def get_texture(name_or_path: str | os.PathLike | TextureModel | dict = "statist
     if path.is_file() and path.suffix.lower() == ".json":
         return StatisticalTexture.from_json(path, **params)
     if path.is_dir():
+        if folder_kind(path) == DIFFTUMOR_KIND:
+            return _difftumor(path, **params)
         try:
             from . import diffusion  # noqa: F401  (the latent-diffusion backend, another part)
             from .diffusion import from_folder

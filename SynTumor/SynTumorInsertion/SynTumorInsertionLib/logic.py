@@ -50,7 +50,8 @@ from SynTumorLib.utils.seeding import fresh_seed
 
 SIZE_CLASSES = ("tiny", "small", "medium", "large", "mixed")
 CLASS_PRESETS = ("syntumor", "difftumor")
-TEXTURES = ("statistical", "diffusion")
+TEXTURES = ("statistical", "diffusion", "difftumor")
+TEXTURE_MODES = ("syntumor", "reference")  # of a DiffTumor texture (difftumor.backend)
 SOURCE_ATTRIBUTE = "SynTumor.Source"
 
 
@@ -69,7 +70,7 @@ class _Prepared:
     organ: Volume
     spec: dict
     seed: int
-    texture: str
+    texture: str | dict
 
 
 class InsertionLogic(SceneLogic):
@@ -116,9 +117,15 @@ class InsertionLogic(SceneLogic):
         # markups are in world coordinates; the library works in the volume's own (local) RAS
         points = world_to_local_ras(imageNode, control_points_ras(pointsNode)) if pointsNode is not None else None
         spec = self.buildSpec(sizeClass, classes, radiiMm, count, points)
-        texture = os.fspath(texture)
-        if not texture.strip():
-            raise InputError("choose a texture: 'statistical' or a diffusion model folder")
+        if isinstance(texture, dict):  # {"name": "difftumor", "config": {"folder": …, "mode": …}}
+            folder = (texture.get("config") or {}).get("folder")
+            if not folder or not Path(os.fspath(folder)).is_dir():
+                raise InputError(f"choose the texture model folder (got {folder!r})")
+            texture = {"name": str(texture.get("name", "")), "config": dict(texture["config"], folder=os.fspath(folder))}
+        else:
+            texture = os.fspath(texture)
+            if not texture.strip():
+                raise InputError("choose a texture: 'statistical' or a diffusion model folder")
         return _Prepared(image, organ, spec, fresh_seed() if seed is None else int(seed), texture)
 
     # ------------------------------------------------------------------ in this process
@@ -133,7 +140,7 @@ class InsertionLogic(SceneLogic):
         radiiMm: Sequence[float] | None = None,
         count: int = 1,
         seed: int | None = None,
-        texture: str | os.PathLike = "statistical",
+        texture: str | os.PathLike | dict = "statistical",
         organValue: int = 1,
         progress=None,
     ) -> InsertionResult:
@@ -147,7 +154,8 @@ class InsertionLogic(SceneLogic):
                 None or no points: random placement inside the pancreas.
             sizeClass, classes, radiiMm, count: what to insert (see :meth:`buildSpec`).
             seed: random seed; None draws a fresh one (it is recorded either way).
-            texture: anything ``insert_tumours`` accepts: ``"statistical"``, a diffusion model folder, …
+            texture: anything ``insert_tumours`` accepts: ``"statistical"``, a diffusion or DiffTumor model
+                folder, or ``{"name": "difftumor", "config": {"folder": …, "mode": "reference"}}``
             organValue: pancreas value when ``organNode`` is a label map.
             progress: optional ``(fraction, message)`` callback.
         """
@@ -163,7 +171,7 @@ class InsertionLogic(SceneLogic):
     def startInsertion(self, imageNode, organNode, pancreasSegmentId: str | None = None, pointsNode=None,
                        sizeClass: str = "medium", classes: str | os.PathLike = "syntumor",
                        radiiMm: Sequence[float] | None = None, count: int = 1, seed: int | None = None,
-                       texture: str | os.PathLike = "statistical", organValue: int = 1,
+                       texture: str | os.PathLike | dict = "statistical", organValue: int = 1,
                        folder: str | os.PathLike | None = None, python: str | None = None):
         """Check the inputs, write them to ``folder`` (default: a new temporary one) and return a
         ``SynTumorCommon.worker.WorkerJob`` for the ``insert`` task (not started yet). Arguments as

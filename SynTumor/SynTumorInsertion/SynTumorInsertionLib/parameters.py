@@ -17,7 +17,7 @@ from slicer import (
 )
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 
-from .logic import CLASS_PRESETS, SIZE_CLASSES, TEXTURES
+from .logic import CLASS_PRESETS, SIZE_CLASSES, TEXTURE_MODES, TEXTURES
 
 MAX_SEED = 2**31 - 1
 
@@ -42,3 +42,4 @@ class SynTumorInsertionParameterNode:
     advanceSeed: bool = True
     textureBackend: Annotated[str, Choice(list(TEXTURES))] = "statistical"
     diffusionModelFolder: Union[pathlib.Path, None]
+    textureMode: Annotated[str, Choice(list(TEXTURE_MODES))] = "syntumor"

@@ -77,6 +77,22 @@ class SegmentationLogic(SceneLogic):
         self.python = python
 
     # ------------------------------------------------------------------ prediction
+    @staticmethod
+    def recipeOverlap(modelFolder) -> float | None:
+        """The sliding-window overlap a model folder's own recipe asks for (DiffTumor's released
+        segmenters: 0.75), or None (a SynTumor-trained model, or no readable card). Reads only the
+        card, so the panel can call it whenever the folder changes."""
+        import json
+
+        from SynTumorLib.runtime.model_folder import CARD
+
+        try:
+            card = json.loads((Path(os.fspath(modelFolder)) / CARD).read_text(encoding="utf-8"))
+            overlap = card["config"]["preprocessing"]["overlap"]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        return float(overlap) if isinstance(overlap, (int, float)) and 0.0 <= overlap < 1.0 else None
+
     def startPrediction(self, inputVolume, modelFolder: str | os.PathLike | None, pancreasNode=None,
                         device: str = "auto", overlap: float = 0.5, workDir: str | os.PathLike | None = None):
         """Check the inputs, write them to ``workDir`` (default: a new temporary folder) and return the

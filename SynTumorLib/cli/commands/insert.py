@@ -6,6 +6,7 @@ Examples::
     syntumor insert --image ct.nii.gz --label seg.nii.gz --organ-label 7 --at -20.5,12,95 --size-class small --out out/
     syntumor insert --image ct.nii.gz --label seg.nii.gz --radii-mm 12,9,10 --count 2 --out out/
     syntumor insert --image ct.nii.gz --label seg.nii.gz --replay out/record.json --out again/
+    syntumor insert --image ct.nii.gz --label seg.nii.gz --size-class small --texture models/difftumor-pancreas --out dt/
 """
 
 from __future__ import annotations
@@ -44,7 +45,37 @@ def add_size_arguments(p: argparse.ArgumentParser, default_class: str = "medium"
                    help="how far a tumour may bulge into fat/soft tissue (default: half the class radius; 0 = organ only)")
     p.add_argument("--placement", default="auto", choices=("auto", "random", "point", "reference"),
                    help="auto (point with --at, else random), or reference (the reference code's rule, clipped)")
-    p.add_argument("--texture", default="statistical", help="statistical, a fitted texture JSON, or a model folder")
+    p.add_argument("--texture", default="statistical",
+                   help="statistical, a fitted texture JSON, or a model folder (SynTumor diffusion or an imported "
+                        "DiffTumor one: syntumor models import difftumor)")
+    add_texture_options(p)
+
+
+def add_texture_options(p: argparse.ArgumentParser) -> None:
+    """The options of a DiffTumor texture folder (``--texture DIR``)."""
+    p.add_argument("--texture-mode", choices=("syntumor", "reference"), default=None,
+                   help="DiffTumor texture: syntumor (default: paste inside the feathered tumour only) or reference "
+                        "(the whole 96 mm crop replaced, as DiffTumor does)")
+    p.add_argument("--texture-recipe", choices=("auto", "early", "noearly"), default=None,
+                   help="DiffTumor texture: auto (default: early for tiny/small, non-early for medium/large) or one recipe")
+
+
+def texture_choice(args) -> object:
+    """``--texture`` with the DiffTumor options folded in (a record-style dict when any is given)."""
+    from pathlib import Path as _Path
+
+    from ...texture.registry import DIFFTUMOR_KIND, folder_kind
+    from ...utils.errors import InputError
+
+    opts = {k: v for k, v in (("mode", getattr(args, "texture_mode", None)),
+                              ("recipe", getattr(args, "texture_recipe", None))) if v is not None}
+    if not opts:
+        return args.texture
+    folder = _Path(str(args.texture))
+    if not folder.is_dir() or folder_kind(folder) != DIFFTUMOR_KIND:
+        raise InputError(f"--texture-mode/--texture-recipe apply to a DiffTumor texture folder; {args.texture} is not one "
+                         "(make one with `syntumor models import difftumor`)")
+    return {"name": "difftumor", "config": {"folder": str(folder), **opts}}
 
 
 def _run(args) -> int:
@@ -70,7 +101,8 @@ def _run(args) -> int:
                 "radii_mm": args.radii_mm, "sigma_mm": args.sigma_mm, "count": args.count,
                 "at_ras": args.at, "placement": args.placement, "min_inside": args.min_inside,
                 "bulge_mm": args.bulge_mm, "organ_value": args.organ_label}
-        out_img, out_lab, record = insert_tumours(image, label, spec, seed=args.seed, texture=args.texture, progress=cb)
+        out_img, out_lab, record = insert_tumours(image, label, spec, seed=args.seed, texture=texture_choice(args),
+                                                  progress=cb)
     args.out.mkdir(parents=True, exist_ok=True)
     write_volume(out_img, args.out / "image.nii.gz")
     write_volume(out_lab, args.out / "label.nii.gz")

@@ -1,5 +1,6 @@
 """``syntumor predict`` — segment pancreas and tumour in a CT (or every CT in a folder) with a
-trained model folder; the result lies exactly on each input's grid::
+trained model folder (or one of DiffTumor's released segmenters imported with ``syntumor models import
+difftumor-segmenter``, fed with its own recipe); the result lies exactly on each input's grid::
 
     syntumor predict --model models/unet --image ct.nii.gz --out seg.nii.gz
     syntumor predict --model models/unet --image cts/ --pancreas-label pancreas/ --out segs/ --overlap 0.25
@@ -28,7 +29,9 @@ def register(sub) -> None:
                    "(beyond --pancreas-margin mm) are removed")
     p.add_argument("--pancreas-margin", type=float, default=5.0, help="dilation of the pancreas mask in mm")
     p.add_argument("--out", required=True, help="output label file (or folder when --image is a folder)")
-    p.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap in [0, 1)")
+    p.add_argument("--overlap", type=float, default=None,
+                   help="sliding-window overlap in [0, 1) (default: the model's — 0.5, or 0.75 for DiffTumor's "
+                        "released segmenters imported with `syntumor models import difftumor-segmenter`)")
     p.add_argument("--largest-component", action="store_true", help="keep the largest pancreas component only")
     p.add_argument("--probability-out", metavar="PATH",
                    help="also write the tumour probability map (float32 in [0, 1], on the input grid) — a file, or a "

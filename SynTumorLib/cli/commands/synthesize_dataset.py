@@ -19,12 +19,13 @@ from ..common import PathRoles
 def _run(args) -> int:
     from ...insertion.dataset import synthesize_dataset
     from ..common import progress_bar
+    from .insert import texture_choice
 
     spec = {"min_inside": args.min_inside, "bulge_mm": args.bulge_mm, "placement": args.placement}
     res = synthesize_dataset(args.healthy, args.out, classes=args.classes, per_case=args.per_case, seed=args.seed,
                              workers=args.workers, progress=progress_bar("synthesising"),
                              size_classes=args.size_classes, probabilities=args.probabilities,
-                             texture=args.texture, spec=spec)
+                             texture=texture_choice(args), spec=spec)
     print(f"{res['written']} cases written, {res['skipped']} already there, {res['failed']} failed → {res['out']}")
     for case_id, err in list(res["errors"].items())[:10]:
         print(f"  failed {case_id}: {err}")
@@ -32,7 +33,7 @@ def _run(args) -> int:
 
 
 def register(sub) -> None:
-    from .insert import probabilities
+    from .insert import add_texture_options, probabilities
 
     p = sub.add_parser("synthesize-dataset", help="healthy CTs + synthetic tumours → MSD-layout dataset with records",
                        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
@@ -48,5 +49,7 @@ def register(sub) -> None:
     p.add_argument("--min-inside", type=float, default=0.9, help="min fraction of each tumour in organ + bulge")
     p.add_argument("--bulge-mm", type=float, default=None, help="bulge into fat/soft tissue (default half the class radius)")
     p.add_argument("--placement", default="random", choices=("random", "reference"), help="placement rule")
-    p.add_argument("--texture", default="statistical", help="statistical, a fitted texture JSON or a model folder")
+    p.add_argument("--texture", default="statistical",
+                   help="statistical, a fitted texture JSON or a model folder (SynTumor diffusion or imported DiffTumor)")
+    add_texture_options(p)
     p.set_defaults(func=_run, paths=PathRoles(outputs={"out": "dir"}, inputs=("healthy", "size_classes", "texture")))

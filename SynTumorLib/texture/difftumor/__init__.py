@@ -10,7 +10,10 @@ them exactly as DiffTumor does (``../shared/difftumor/SPEC.md`` has the facts):
   clamped; DDIM 50 of 200 ending at ᾱ₀), seeded-CPU or DiffTumor-order noise;
 * :mod:`.synthesizer` — :class:`DiffTumorSynthesizer`, one crop end to end;
 * :mod:`.loaders` — the ``.ckpt``/``.pt`` loaders (allowlisted unpickling, manifests, the
-  VQ-GAN copy comparison); :mod:`.safe_unpickle`, :mod:`.manifests` — their machinery.
+  VQ-GAN copy comparison); :mod:`.safe_unpickle`, :mod:`.manifests` — their machinery;
+* :mod:`.folder` — the released files as one ``difftumor-texture`` model folder (import, verify, load);
+* :mod:`.crop` — the 1 mm RAS crop from any CT grid and back; :mod:`.backend` —
+  :class:`~.backend.DiffTumorTexture`, the texture backend ``get_texture`` picks for such a folder.
 
 Licence: DiffTumor's code is CC BY-NC-ND 4.0 and none of it is here; the network designs are those
 of TATS and video-diffusion-pytorch (MIT). Key names and tensor shapes are interoperability facts.
@@ -24,6 +27,10 @@ Example:
 
 from __future__ import annotations
 
+from .backend import DiffTumorTexture
+from .crop import RasCrop
+from .folder import import_difftumor_texture, load_difftumor_texture, verify_difftumor_texture
+from .licence import LICENCE_NOTICE
 from .loaders import (
                       compare_vqgan_copies,
                       load_difftumor_autoencoder,
@@ -37,14 +44,7 @@ from .synthesizer import DiffTumorSynthesizer
 from .unet3d import Unet3D
 from .vqgan3d import VQGAN3D
 
-LICENCE_NOTICE = (
-    "DiffTumor models (Chen et al., 'Towards Generalizable Tumor Synthesis', CVPR 2024). DiffTumor's code "
-    "is (c) The Johns Hopkins University under CC BY-NC-ND 4.0 (non-commercial); its README states that "
-    "the method is covered by patents pending. The weights are published on the MrGiovanni/DiffTumor model "
-    "page (tagged apache-2.0 there); their training data (AbdomenAtlas, MSD, LiTS, KiTS) have their own "
-    "terms. SynTumor re-implements the networks (TATS, video-diffusion-pytorch: MIT) and contains no "
-    "DiffTumor code. Check that your use is permitted before using these weights.")
-
-__all__ = ["DiffTumorSynthesizer", "LICENCE_NOTICE", "Noise", "Unet3D", "VQGAN3D", "compare_vqgan_copies",
-           "ddim_sample", "ddim_timesteps", "ddpm_sample", "latent_mask", "load_difftumor_autoencoder",
-           "load_difftumor_denoiser", "schedule_buffers", "unet_from_state_dict", "vqgan_from_state_dict"]
+__all__ = ["DiffTumorSynthesizer", "DiffTumorTexture", "LICENCE_NOTICE", "Noise", "RasCrop", "Unet3D", "VQGAN3D",
+           "compare_vqgan_copies", "ddim_sample", "ddim_timesteps", "ddpm_sample", "import_difftumor_texture",
+           "latent_mask", "load_difftumor_autoencoder", "load_difftumor_denoiser", "load_difftumor_texture",
+           "schedule_buffers", "unet_from_state_dict", "verify_difftumor_texture", "vqgan_from_state_dict"]
