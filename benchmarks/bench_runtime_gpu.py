@@ -29,7 +29,8 @@ import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 NETS = {"unet": {"name": "unet", "args": {}}, "dynunet": {"name": "dynunet", "args": {}},
         "swinunetr": {"name": "swinunetr", "args": {}}}
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tiny", action="store_true", help="CPU, 32³, 2 steps: check that the script works")
     ap.add_argument("--steps", type=int, default=None, help="timed steps per row (default 10; tiny 2)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
+    ap.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="results page folder")
+    ap.add_argument("--no-results", action="store_true", help="print only; write no results page (--tiny never writes one)")
     args = ap.parse_args(argv)
     import torch
 
@@ -177,7 +180,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"denoiser ({d['config']}, latent {d['latent']}, batch {d['batch']}, amp {d['amp_used']}): {d['step_s']:.3f} s/step")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
+    if not tiny and not args.no_results:  # a CPU check of the script is not a GPU measurement
+        _write_page(out, steps, args.results)
     return 0 if all(r["ok"] for r in out["ddp"]) else 1
+
+
+def _write_page(out: dict, steps: int, folder: Path) -> None:
+    from SynTumorLib.utils.results import ResultsPage
+
+    page = ResultsPage("runtime-gpu", "The torch runtime on a GPU: AMP, torch.compile, DDP, denoiser step",
+                       f"{out['device']}; every row runs through `runtime.session.TrainingRuntime`, the trainers' own code.")
+    page.section(f"Segmenters at {out['crop']}³, batch 2, median of {steps} steps")
+    base = {}
+    rows = []
+    for r in out["segmenters"]:
+        base.setdefault(r["net"], r["step_s"])
+        rows.append((r["net"], r["amp"], r["compile"], f"{r['amp_used']}/{'compiled' if r['compile_used'] else 'eager'}",
+                     f"{r['step_s']:.3f}", f"{r['step_s'] / base[r['net']]:.2f}×",
+                     "–" if r["peak_GiB"] is None else f"{r['peak_GiB']:.2f}"))
+    page.table(["network", "amp", "compile", "used", "step s", "× fp32 eager", "peak GiB"], rows)
+    page.section("DDP through torchrun")
+    page.table(["processes", "steps", "wall s", "ok"], [(r["processes"], r["steps"], r["wall_s"], r["ok"]) for r in out["ddp"]])
+    d = out["diffusion"]
+    page.section("Texture denoiser", f"config {d['config']}, latent {d['latent']}, batch {d['batch']}, amp "
+                                     f"{d['amp_used']}: {d['step_s']:.3f} s per step")
+    page.write(folder)
 
 
 if __name__ == "__main__":

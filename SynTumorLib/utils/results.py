@@ -140,6 +140,8 @@ def machine_paths(root: Path | None = None) -> list[str]:
     tmp = Path(tempfile.gettempdir()).resolve()
     if str(tmp) != "/tmp":  # /tmp itself is a fine example path; its generated names are caught below
         paths.add(str(tmp))
+    # also when a checkout lies under /tmp (a CI clone): /tmp alone stays an example path (--work /tmp/nn)
+    paths.discard("/tmp")
     return sorted(paths, key=len, reverse=True)
 
 
