@@ -65,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
 
         page = ResultsPage("locality", "Work only around the tumour: a small tumour in a whole CT vs in a crop",
                            "The elastic deformation and the NSD restrict their work to a box around the objects, "
-                           "so a 10×15×12-voxel tumour costs about the same in a 120×512×512 grid as in a "
-                           "50×100×100 crop around it (the tests check that the results are equal).")
+                           "so a 10×15×12-voxel tumour in a 120×512×512 grid (63× the voxels of a 50×100×100 crop "
+                           "around it) costs far less than 63× the crop's time; what remains is the pass that finds "
+                           "the objects' box. The tests check that the results are equal.")
         page.section(f"Median of {args.repeat} calls, seconds", "Spacing 2.5 × 0.8 × 0.8 mm (k, j, i).")
         page.table(["function", "120×512×512 s", "crop 50×100×100 s", "whole / crop"],
                    [(n, f"{a:.4f}", f"{b:.4f}", f"{a / b:.2f}×") for n, a, b in measured])
