@@ -4,6 +4,7 @@ request log, injectable failures) and a catalogue pointing at it. Tests never to
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -100,3 +101,18 @@ def released_unet_bytes() -> bytes:
     return buf.getvalue()
 
 
+def models_cli(capsys, *args, stdin: str = ""):
+    """``syntumor models ARGS`` in this process (a subprocess pays seconds of imports per call)."""
+    import io
+    from types import SimpleNamespace
+
+    from SynTumorLib.cli.main import main
+
+    capsys.readouterr()
+    saved, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        rc = main(["models", *map(str, args)])
+    finally:
+        sys.stdin = saved
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
+from model_server import models_cli
 
 from SynTumorLib.models.catalogue import CATALOGUE, load_catalogue
 from SynTumorLib.utils.errors import InputError
@@ -13,21 +13,7 @@ from SynTumorLib.utils.errors import InputError
 HF = "https://huggingface.co/MrGiovanni/DiffTumor/resolve/main/"
 
 
-def _cli(capsys, *args, stdin: str = ""):
-    """``syntumor models ARGS`` in this process (a subprocess pays seconds of imports per call)."""
-    import io
-    from types import SimpleNamespace
-
-    from SynTumorLib.cli.main import main
-
-    capsys.readouterr()
-    saved, sys.stdin = sys.stdin, io.StringIO(stdin)
-    try:
-        rc = main(["models", *map(str, args)])
-    finally:
-        sys.stdin = saved
-    out = capsys.readouterr()
-    return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
+_cli = models_cli
 
 
 def test_the_shipped_catalogue_lists_difftumors_released_files():

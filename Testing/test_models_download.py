@@ -9,7 +9,7 @@ import json
 import sys
 
 import pytest
-from model_server import DATA, OTHER, Server, catalogue_for, released_unet_bytes
+from model_server import DATA, OTHER, Server, catalogue_for, models_cli, released_unet_bytes
 
 from SynTumorLib.models.catalogue import load_catalogue
 from SynTumorLib.models.download import ConsentRefused, DownloadError, download_model
@@ -23,21 +23,7 @@ def server():
     s.close()
 
 
-def _cli(capsys, *args, stdin: str = ""):
-    """``syntumor models ARGS`` in this process (a subprocess pays seconds of imports per call)."""
-    import io
-    from types import SimpleNamespace
-
-    from SynTumorLib.cli.main import main
-
-    capsys.readouterr()
-    saved, sys.stdin = sys.stdin, io.StringIO(stdin)
-    try:
-        rc = main(["models", *map(str, args)])
-    finally:
-        sys.stdin = saved
-    out = capsys.readouterr()
-    return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
+_cli = models_cli
 
 
 def test_consent_refused_writes_nothing_and_asks_nothing_of_the_server(capsys, tmp_path, server):

@@ -93,3 +93,26 @@ class TextureModel(ABC):
     def describe(self) -> dict[str, Any]:
         """``{"name": ..., "config": ...}`` — what an insertion record stores about the texture."""
         return {"name": self.name, "config": self.config()}
+
+
+def checked_apply_inputs(image_hu, tumour_mask, organ_mask) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 image and boolean tumour mask a model-based backend's ``apply`` works on, after
+    checking that the three arrays share one shape (the one check every backend needs first)."""
+    from ..utils.errors import InputError
+
+    img = np.asarray(image_hu, dtype=np.float32)
+    mask = np.asarray(tumour_mask, dtype=bool)
+    if img.shape != mask.shape or np.shape(organ_mask) != mask.shape:
+        raise InputError(f"texture: image {img.shape}, tumour {mask.shape} and organ {np.shape(organ_mask)} "
+                         "shapes differ")
+    return img, mask
+
+
+def check_record_model(params: dict[str, Any], sha256: str, folder) -> None:
+    """Refuse to replay a record made with another model folder (its ``model_sha256`` differs):
+    the same seed through other weights would silently give another tumour."""
+    from ..utils.errors import ModelFolderError
+
+    if params.get("model_sha256", sha256) != sha256:
+        raise ModelFolderError(f"{folder}: this record was made with another model "
+                               f"(sha256 {str(params['model_sha256'])[:12]}…, folder has {sha256[:12]}…)")

@@ -59,9 +59,9 @@ import torch
 from ...data.intensity import HU_WINDOW, window
 from ...data.labels import equivalent_radius_mm
 from ...metrics.size_breakdown import SizeBins
-from ...utils.errors import InputError, ModelFolderError
+from ...utils.errors import InputError
 from ...utils.seeding import child_seed
-from ..base import TextureModel
+from ..base import TextureModel, check_record_model, checked_apply_inputs
 from .crop import RasCrop, axis_aligned
 from .folder import load_difftumor_texture
 from .synthesizer import RECIPES
@@ -97,9 +97,8 @@ class DiffTumorTexture(TextureModel):
         self.folder = Path(folder).resolve()
         self.synth, self.card = load_difftumor_texture(self.folder, device)
         self.sha256 = self.card["model_sha256"]
-        if sha256 is not None and sha256 != self.sha256:
-            raise ModelFolderError(f"{self.folder}: the record was made with another model (sha256 {str(sha256)[:12]}…, "
-                                   f"this folder holds {self.sha256[:12]}…)")
+        if sha256 is not None:
+            check_record_model({"model_sha256": sha256}, self.sha256, self.folder)
         cfg = self.card["config"]
         self.organ = cfg["organ"]
         self.recipes = [r for r in RECIPES if r in cfg["recipes"]]
@@ -169,16 +168,10 @@ class DiffTumorTexture(TextureModel):
               kji_to_ras: np.ndarray | None = None) -> np.ndarray:
         """Render one tumour (see the module doc); ``kji_to_ras`` is the grid's index→RAS 3×3
         (columns k, j, i; default: an unrotated grid with k → S, j → A, i → R)."""
-        img = np.asarray(image_hu, dtype=np.float32)
-        mask = np.asarray(tumour_mask, dtype=bool)
-        if img.shape != mask.shape or np.shape(organ_mask) != mask.shape:
-            raise InputError(f"texture: image {img.shape}, tumour {mask.shape} and organ {np.shape(organ_mask)} "
-                             "shapes differ")
+        img, mask = checked_apply_inputs(image_hu, tumour_mask, organ_mask)
         if not mask.any():
             return img.copy()
-        if params.get("model_sha256", self.sha256) != self.sha256:
-            raise ModelFolderError(f"{self.folder}: this record was made with another model "
-                                   f"(sha256 {str(params['model_sha256'])[:12]}…, folder has {self.sha256[:12]}…)")
+        check_record_model(params, self.sha256, self.folder)
         mode = params.get("mode", self.mode)
         if mode not in MODES:
             raise InputError(f"DiffTumor texture mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -29,7 +29,7 @@ from ...runtime.devices import resolve_device
 from ...runtime.model_folder import load_into, load_model_folder
 from ...utils.errors import InputError, ModelFolderError
 from ...utils.seeding import child_seed
-from ..base import TextureModel
+from ..base import TextureModel, check_record_model, checked_apply_inputs
 from .autoencoder import TextureAutoencoder
 from .config import validate_config
 from .crops import CropGrid, paste_back
@@ -110,16 +110,10 @@ class DiffusionTexture(TextureModel):
 
     def apply(self, image_hu, tumour_mask, organ_mask, spacing_kji: Sequence[float],
               params: dict[str, Any]) -> np.ndarray:
-        img = np.asarray(image_hu, dtype=np.float32)
-        mask = np.asarray(tumour_mask, dtype=bool)
-        if img.shape != mask.shape or np.shape(organ_mask) != mask.shape:
-            raise InputError(f"texture: image {img.shape}, tumour {mask.shape} and organ {np.shape(organ_mask)} "
-                             "shapes differ")
+        img, mask = checked_apply_inputs(image_hu, tumour_mask, organ_mask)
         if not mask.any():
             return img.copy()
-        if params.get("model_sha256", self.sha256) != self.sha256:
-            raise ModelFolderError(f"{self.folder}: this record was made with another model "
-                                   f"(sha256 {str(params['model_sha256'])[:12]}…, folder has {self.sha256[:12]}…)")
+        check_record_model(params, self.sha256, self.folder)
         sp = np.asarray(spacing_kji, float)
         crop = self.cfg["crop"]
         size, csp = int(crop["size"]), float(crop["spacing_mm"])
