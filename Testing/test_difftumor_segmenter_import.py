@@ -17,7 +17,7 @@ from SynTumorLib.data.volume import Volume
 from SynTumorLib.segmentation import difftumor_segmenters as ds
 from SynTumorLib.segmentation.difftumor_folder import import_difftumor_segmenter, verify_difftumor_segmenter
 from SynTumorLib.segmentation.difftumor_inference import network_input, reorient_to_ras
-from SynTumorLib.segmentation.inference import predict_volume
+from SynTumorLib.segmentation.inference import predict_volume, predict_with_probability
 from SynTumorLib.segmentation.model_folder import load_model
 from SynTumorLib.utils.errors import InputError, ModelFolderError
 
@@ -127,7 +127,7 @@ def test_predict_writes_labels_on_the_exact_input_grid(unet_folder):
     direction = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]  # oblique
     img = Volume.from_geometry(_ct(shape=(20, 26, 31)).array, spacing=(0.7, 1.1, 2.5), origin_ras=(1, 2, 3),
                                direction_ras=direction)
-    seg, prob = predict_volume(unet_folder, img, device="cpu", return_probability=True)
+    seg, prob = predict_with_probability(unet_folder, img, device="cpu")
     assert seg.shape == img.shape and np.array_equal(seg.ijk_to_ras, img.ijk_to_ras)
     assert prob.shape == img.shape and seg.array.dtype == np.uint8 and set(np.unique(seg.array)) <= {0, 1, 2}
     assert len(np.unique(seg.array)) > 1  # the random network does not answer one class everywhere

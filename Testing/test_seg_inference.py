@@ -12,7 +12,7 @@ from SynTumorLib.cli.main import main
 from SynTumorLib.data.io import read_volume, write_volume
 from SynTumorLib.metrics.overlap import dice
 from SynTumorLib.runtime.devices import resolve_device
-from SynTumorLib.segmentation import TrainConfig, load_model, predict_volume
+from SynTumorLib.segmentation import TrainConfig, load_model, predict_volume, predict_with_probability
 from SynTumorLib.segmentation.model_folder import LoadedModel
 from SynTumorLib.utils.errors import InputError
 
@@ -124,7 +124,7 @@ def test_tumour_probability_map_lies_on_the_input_grid(tiny_ct, tiny_ct_aniso_ob
     """The probability map: the tumour softmax, on the input grid (resampled 1.5 mm → anisotropic,
     oblique input), consistent with the labels, zero where post-processing removed tumour."""
     image, label = tiny_ct_aniso_oblique
-    seg, prob = predict_volume(_threshold_model(cls=2), image, device="cpu", overlap=0.25, return_probability=True)
+    seg, prob = predict_with_probability(_threshold_model(cls=2), image, device="cpu", overlap=0.25)
     assert prob.shape == image.shape and np.array_equal(prob.ijk_to_ras, image.ijk_to_ras) and seg.same_grid(image)
     assert prob.array.dtype == np.float32 and 0.0 <= prob.array.min() and prob.array.max() <= 1.0
     tumour = seg.array == 2
@@ -133,8 +133,8 @@ def test_tumour_probability_map_lies_on_the_input_grid(tiny_ct, tiny_ct_aniso_ob
     image2, label2 = tiny_ct
     half = label2.array.copy()
     half[:, :, : half.shape[2] // 2] = 0
-    seg2, prob2 = predict_volume(_threshold_model(cls=2), image2, pancreas=label2.with_array(half), device="cpu",
-                                 pancreas_margin_mm=0.0, return_probability=True)
+    seg2, prob2 = predict_with_probability(_threshold_model(cls=2), image2, pancreas=label2.with_array(half),
+                                           device="cpu", pancreas_margin_mm=0.0)
     assert prob2.same_grid(image2) and not (prob2.array[half == 0] > 0).any() and (prob2.array > 0.5).any()
     assert predict_volume(_threshold_model(), image2, device="cpu").same_grid(image2)  # default: labels only
 

@@ -137,7 +137,7 @@ def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) ->
     from ..data.datasets import open_dataset
     from ..data.io import write_volume
     from ..runtime.devices import device_name
-    from ..segmentation import TrainConfig, load_model, predict_volume, train
+    from ..segmentation import TrainConfig, load_model, predict_with_probability, train
 
     timings = {}
     model_dir, done = folder / "model", folder / "train.done"
@@ -157,7 +157,7 @@ def _train_and_predict_monai(spec, run, data, splits, folder: Path, progress) ->
         dst, prob = folder / "pred" / f"{cid}.nii.gz", folder / "prob" / f"{cid}.nii.gz"
         progress(0.8 + 0.15 * n / len(splits["test"]), f"predict {cid}")
         if not (dst.is_file() and prob.is_file()):
-            seg, p = predict_volume(model, ds.load_image(ds.case(cid)), device=spec.device, return_probability=True)
+            seg, p = predict_with_probability(model, ds.load_image(ds.case(cid)), device=spec.device)
             write_volume(p, prob)
             write_volume(seg, dst)  # written last: a kill between the two re-predicts the case
     timings["predict_s"] = round(time.perf_counter() - t0, 2)

@@ -34,7 +34,12 @@ def __getattr__(name):
         from .model_folder import LoadedModel
 
         return LoadedModel
+    if name in ("predict_with_probability", "Prediction"):  # labels + tumour probability (detection)
+        from . import inference
+
+        return getattr(inference, name)
     raise AttributeError(name)
 
 
-__all__ = ["TrainConfig", "make_splits", "train", "load_model", "predict_volume", "LoadedModel"]
+__all__ = ["TrainConfig", "make_splits", "train", "load_model", "predict_volume", "predict_with_probability",
+           "Prediction", "LoadedModel"]

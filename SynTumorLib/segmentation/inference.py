@@ -9,7 +9,7 @@ A model folder imported from DiffTumor's released segmenters is fed its own reci
 (RAS (R, A, S) arrays at 1 mm, overlap 0.75, logits resampled back linearly):
 :mod:`~SynTumorLib.segmentation.difftumor_inference`.
 
-With ``return_probability=True`` the tumour probability map comes too — the softmax of the tumour
+:func:`predict_with_probability` returns the tumour probability map too — the softmax of the tumour
 channel, resampled back onto the input grid with linear interpolation (float32 in [0, 1]) and set
 to 0 wherever the post-processing above removed tumour (outside the kept pancreas component or the
 dilated pancreas mask). Detection metrics (:mod:`SynTumorLib.metrics.detection`) read it.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -112,11 +113,18 @@ def _pancreas_region(pancreas: Volume, image: Volume, margin_mm: float, name: st
     return _dilate_mm(inside, image.array_spacing, margin_mm)
 
 
+class Prediction(NamedTuple):
+    """What :func:`predict_with_probability` returns: the label map and the tumour probability map,
+    both exactly on the input's grid."""
+
+    labels: Volume  #: uint8, 0 background / 1 pancreas / 2 tumour
+    tumour_probability: Volume  #: float32 in [0, 1], 0 wherever post-processing removed tumour
+
+
 def predict_volume(model, image: Volume, pancreas: Volume | None = None, device: str = "auto",
                    overlap: float | None = None, progress: ProgressCallback | None = None, *,
                    largest_pancreas_component: bool = False, pancreas_margin_mm: float = 5.0,
-                   sw_batch_size: int = 1, return_probability: bool = False,
-                   pancreas_name: str = "the pancreas mask") -> Volume | tuple[Volume, Volume]:
+                   sw_batch_size: int = 1, pancreas_name: str = "the pancreas mask") -> Volume:
     """Segment ``image`` (HU) into 0 background / 1 pancreas / 2 tumour on the image's own grid.
 
     Args:
@@ -129,12 +137,30 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
             DiffTumor's released ones, their recipe); 0.25 is about 2.5× faster than 0.5.
         progress: ``callback(fraction, message)``.
         largest_pancreas_component: keep only the largest connected pancreas+tumour component.
-        return_probability: also return the tumour probability map (module doc).
+        sw_batch_size: sliding windows per network call.
+        pancreas_name: how errors about ``pancreas`` name it (its file, in the CLI).
 
     Returns:
-        uint8 Volume with exactly ``image``'s shape and IJK→RAS matrix; with ``return_probability``
-        the pair (labels, float32 tumour probability on the same grid).
+        uint8 Volume with exactly ``image``'s shape and IJK→RAS matrix. For the tumour probability
+        map too, call :func:`predict_with_probability` (same arguments).
     """
+    return _predict(model, image, pancreas, device, overlap, progress, largest_pancreas_component,
+                    pancreas_margin_mm, sw_batch_size, pancreas_name, want_probability=False)[0]
+
+
+def predict_with_probability(model, image: Volume, pancreas: Volume | None = None, device: str = "auto",
+                             overlap: float | None = None, progress: ProgressCallback | None = None, *,
+                             largest_pancreas_component: bool = False, pancreas_margin_mm: float = 5.0,
+                             sw_batch_size: int = 1, pancreas_name: str = "the pancreas mask") -> Prediction:
+    """:func:`predict_volume` plus the tumour probability map (module doc): a :class:`Prediction`."""
+    labels, prob = _predict(model, image, pancreas, device, overlap, progress, largest_pancreas_component,
+                            pancreas_margin_mm, sw_batch_size, pancreas_name, want_probability=True)
+    return Prediction(labels, prob)
+
+
+def _predict(model, image: Volume, pancreas, device, overlap, progress, largest_pancreas_component: bool,
+             pancreas_margin_mm: float, sw_batch_size: int, pancreas_name: str, *,
+             want_probability: bool) -> tuple[Volume, Volume | None]:
     from .model_folder import LoadedModel, load_model
 
     if not isinstance(image, Volume):
@@ -152,10 +178,10 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         from .difftumor_inference import predict_released
 
         arr, prob = predict_released(lm, image, sliding_window_logits, overlap=overlap, device=dev, sw_batch_size=sw_batch_size,
-                                     want_probability=return_probability, progress=lambda f, m: cb(0.92 * f, m))
+                                     want_probability=want_probability, progress=lambda f, m: cb(0.92 * f, m))
     else:
         arr, prob = _predict_trained(lm, image, 0.5 if overlap is None else overlap, dev, sw_batch_size,
-                                     return_probability, cb)
+                                     want_probability, cb)
     if largest_pancreas_component and arr.any():
         keep = _largest_component(arr > 0)
         arr = np.where(keep, arr, 0).astype(np.uint8)
@@ -166,12 +192,10 @@ def predict_volume(model, image: Volume, pancreas: Volume | None = None, device:
         if prob is not None:
             prob[~allowed] = 0.0
     cb(1.0, "done")
-    if prob is not None:
-        return image.with_array(arr), image.with_array(prob)
-    return image.with_array(arr)
+    return image.with_array(arr), (None if prob is None else image.with_array(prob))
 
 
-def _predict_trained(lm, image: Volume, overlap: float, dev, sw_batch_size: int, return_probability: bool,
+def _predict_trained(lm, image: Volume, overlap: float, dev, sw_batch_size: int, want_probability: bool,
                      cb) -> tuple[np.ndarray, np.ndarray | None]:
     """A SynTumor-trained network: resample to its spacing (native direction), window, infer, back (nearest)."""
     import torch
@@ -189,7 +213,7 @@ def _predict_trained(lm, image: Volume, overlap: float, dev, sw_batch_size: int,
     logits = sliding_window_logits(lm.net, x01, cfg.crop_size, overlap=overlap, device=dev, sw_batch_size=sw_batch_size,
                                    progress=lambda f, m: cb(0.05 + 0.85 * f, m))
     labels = torch.argmax(logits[0], dim=0).to(torch.uint8).numpy()
-    prob = _tumour_probability(logits, work, image) if return_probability else None
+    prob = _tumour_probability(logits, work, image) if want_probability else None
     del logits
     cb(0.92, "resampling back to the input grid")
     out = work.with_array(labels)
@@ -213,12 +237,14 @@ def _tumour_probability(logits, work: Volume, image: Volume) -> np.ndarray:
 
 def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Path | None = None,
                   device: str = "auto", overlap: float | None = None, progress: ProgressCallback | None = None,
-                  probability_out: str | Path | None = None, **kwargs) -> list[Path]:
+                  probability_out: str | Path | None = None, *, largest_pancreas_component: bool = False,
+                  pancreas_margin_mm: float = 5.0, sw_batch_size: int = 1) -> list[Path]:
     """Predict one CT file (→ ``out`` file) or every CT in a folder (→ ``out/<name>.nii.gz``; a
     pancreas folder is matched by name). Outputs are written atomically; returns their paths.
 
     ``probability_out``: also write the tumour probability map (float32, on the input grid) — a
-    file for one CT, a folder (``<name>.nii.gz``) for a folder of CTs."""
+    file for one CT, a folder (``<name>.nii.gz``) for a folder of CTs. The other keywords are
+    :func:`predict_volume`'s."""
     from .model_folder import LoadedModel, load_model
 
     image, out = Path(image), Path(out)
@@ -250,11 +276,10 @@ def predict_files(model, image: str | Path, out: str | Path, pancreas: str | Pat
             if progress is not None:
                 progress((n + f) / len(jobs), f"{src.name}: {m}")
 
-        seg = predict_volume(lm, read_volume(src), read_label_map(pan) if pan else None, device=device,
-                             overlap=overlap, progress=sub, return_probability=prob_dst is not None,
-                             pancreas_name=str(pan), **kwargs)
-        if prob_dst is not None:
-            seg, prob = seg
+        seg, prob = _predict(lm, read_volume(src), read_label_map(pan) if pan else None, device, overlap, sub,
+                             largest_pancreas_component, pancreas_margin_mm, sw_batch_size, str(pan),
+                             want_probability=prob_dst is not None)
+        if prob is not None:
             written.append(write_volume(prob, prob_dst))
         written.append(write_volume(seg, dst))
     return written
