@@ -245,3 +245,13 @@ def test_reference_mode_pastes_the_decoded_crop_unclamped(folder, oblique, monke
     out = ref.apply(img, tumour, organ, SP, ref.sample(0), kji_to_ras=oblique)
     inside = RasCrop.around(tumour, oblique, 32).inside(img.shape)
     assert np.allclose(out[inside], 1.2 * 425 - 175) and np.array_equal(out[~inside], img[~inside])
+
+
+@pytest.mark.parametrize("mode", ["syntumor", "reference"])
+def test_the_region_given_to_the_texture_reaches_the_crop_corners(folder, mode):
+    """The denoiser is conditioned on the whole crop: the region insert_tumours hands to apply()
+    (padded by context_mm + margin_mm around the tumour) must reach the crop's corners in both
+    modes, or the crop is filled by repeating the region's edge voxels."""
+    tex = get_texture(folder, mode=mode)
+    half_diagonal = tex.crop_size * tex.crop_spacing * 3 ** 0.5 / 2
+    assert tex.context_mm() + tex.margin_mm() >= half_diagonal

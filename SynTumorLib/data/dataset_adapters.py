@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..utils.errors import InputError
 from ..utils.jsonio import read_json
-from ..utils.paths import case_id_from_path
+from ..utils.paths import case_id_from_path, is_hidden
 from .cases import Case, Dataset
 from .integrity import looks_dicom
 from .io import is_volume_file, list_volume_files
@@ -130,7 +130,7 @@ class NnUNetDataset(_DatasetJsonLayout):
         def listing(images: str, labels: str) -> list[Case]:
             out = []
             for p in sorted((root / images).glob(f"*_0000{ending}")):
-                if p.name.startswith("."):
+                if is_hidden(p):
                     continue
                 cid = p.name[: -len(f"_0000{ending}")]
                 lab = root / labels / f"{cid}{ending}"
@@ -187,7 +187,7 @@ def _dicom_folders(root: Path) -> list[Path]:
     """Folders holding DICOM files (checked on the first file only, to stay fast on 19,000 slices)."""
     out = []
     for d in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
-        files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = sorted(p for p in d.iterdir() if p.is_file() and not is_hidden(p))
         if len(files) >= 2 and looks_dicom(files[0]):
             out.append(d)
     return out
@@ -204,7 +204,7 @@ class NIHDataset(Dataset):
     @staticmethod
     def detect(root: Path) -> bool:
         has_labels = any(_NIH_LABEL.match(case_id_from_path(p.name)) for p in root.rglob("label*.nii*"))
-        has_cases = any(_NIH_CASE.search(p.name) for p in root.rglob("*") if not p.name.startswith("."))
+        has_cases = any(_NIH_CASE.search(p.name) for p in root.rglob("*") if not is_hidden(p))
         return has_labels and has_cases
 
     @classmethod

@@ -127,7 +127,7 @@ def _train(ctx, plan: dict, data: Path, cb) -> dict[str, Any]:
 
 def _model_info(folder: Path, texture) -> dict[str, Any]:
     """Folder, SHA-256, config, steps, seeds, training cases and train seconds of a texture model."""
-    from ..runtime.model_folder import inspect_model_folder
+    from ..runtime.model_folder import CARD, inspect_model_folder
 
     card = inspect_model_folder(folder).card
     info: dict[str, Any] = {"folder": str(folder), "sha256": texture.sha256, "config": texture.cfg.get("name"),
@@ -137,7 +137,7 @@ def _model_info(folder: Path, texture) -> dict[str, Any]:
                             "crops": (card.get("training_data") or {}).get("crops"),
                             "final_loss": (card.get("metrics") or {}), "sampling": texture.sampling()}
     ae_dir = Path(card.get("autoencoder_folder") or "")
-    if (ae_dir / "model_card.json").is_file():
+    if (ae_dir / CARD).is_file():
         ac = inspect_model_folder(ae_dir).card
         info.update(autoencoder_folder=str(ae_dir), autoencoder_steps=ac.get("steps"), autoencoder_seed=ac.get("seed"),
                     autoencoder_train_seconds=ac.get("train_seconds"), autoencoder_metrics=ac.get("metrics"))

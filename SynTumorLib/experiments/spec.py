@@ -103,7 +103,6 @@ SYNTH_DEFAULTS = {
     "size_classes": "syntumor",  # the classes the size arms draw from: a preset, a size-class JSON or object
     "texture": "statistical",  # texture of the synthetic tumours: statistical, a fitted JSON or a model folder
 }
-TEXTURE_NAMES = ("statistical", "diffusion", "difftumor")
 
 
 @dataclass(frozen=True)
@@ -238,7 +237,9 @@ def _texture(value: Any) -> str | dict:
             _fail("synthesis.texture: an object needs a 'name' and a 'config' object (a texture record)")
         return copy.deepcopy(value)
     if not isinstance(value, str) or not value.strip():
-        _fail(f"synthesis.texture must be a texture name ({', '.join(TEXTURE_NAMES)}), a fitted-texture JSON or "
+        from ..texture.registry import texture_names
+
+        _fail(f"synthesis.texture must be a texture name ({', '.join(texture_names())}), a fitted-texture JSON or "
               f"a model folder, got {value!r}")
     return value
 
@@ -446,8 +447,10 @@ def load_spec(path_or_name: str | Path, overrides: list[str] | None = None) -> S
         synthesis = d.get("synthesis") if isinstance(d, dict) else None
         if isinstance(synthesis, dict) and isinstance(synthesis.get("size_classes"), str):
             d["synthesis"]["size_classes"] = _anchor(synthesis["size_classes"], p.parent)
+        from ..texture.registry import texture_names
+
         if isinstance(synthesis, dict) and isinstance(synthesis.get("texture"), str) \
-                and synthesis["texture"] not in TEXTURE_NAMES:
+                and synthesis["texture"] not in texture_names():
             d["synthesis"]["texture"] = _anchor(synthesis["texture"], p.parent)
         return StudySpec.from_dict(apply_overrides(d, overrides))
     except InputError as e:

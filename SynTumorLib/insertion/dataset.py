@@ -24,18 +24,34 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..texture.registry import get_texture
 from ..utils.errors import InputError, SynTumorError
 from ..utils.paths import ensure_outside
 from ..utils.progress import ProgressCallback
 from ..utils.seeding import child_seed
 from ..utils.workers import watch_parent
+
+# One loaded texture per process and texture spec: a model-based texture (a diffusion or DiffTumor
+# folder: hashing, reading and building its networks) is loaded once per worker, not once per case.
+_TEXTURES: dict[str, Any] = {}
+
+
+def _texture(texture: Any):
+    from ..texture import get_texture
+    from ..texture.base import TextureModel
+
+    if isinstance(texture, TextureModel):
+        return texture
+    key = json.dumps(texture, sort_keys=True, default=str)
+    if key not in _TEXTURES:
+        _TEXTURES[key] = get_texture(texture)
+    return _TEXTURES[key]
 
 
 def _job(ds, case, out_id: str, seed: int, spec: dict, texture: Any, image_path: Path, label_path: Path,
@@ -49,7 +65,7 @@ def _job(ds, case, out_id: str, seed: int, spec: dict, texture: Any, image_path:
         image, label = ds.load(case)
         if label is None:
             return out_id, None, f"{case.case_id}: no label map (the pancreas is needed)"
-        out_img, out_lab, record = insert_tumours(image, label, spec, seed=seed, texture=texture)
+        out_img, out_lab, record = insert_tumours(image, label, spec, seed=seed, texture=_texture(texture))
     except SynTumorError as e:
         return out_id, None, f"{case.case_id}: {e}"
     record["source_case"] = case.case_id
@@ -104,7 +120,8 @@ def synthesize_dataset(
     ensure_outside(out, ds.root, texture_path)
     spec_d = {**(spec or {}), "size_class": classes, "classes": size_classes, "probabilities": probabilities}
     spec_d = InsertionSpec.from_dict(spec_d).resolved().to_dict()  # validate once, before any work
-    get_texture(texture)  # a broken texture fails once, here, not once per case in every worker
+    _TEXTURES.clear()  # a folder may have been replaced since an earlier call in this process
+    _texture(texture)  # a broken texture fails once, here (and the serial path reuses the loaded one)
     writer = MSDWriter(out, name=f"SynTumor synthetic ({classes})", description=f"synthetic tumours on {ds.root}")
     writer.meta.setdefault("syntumor", {})["synthesis"] = {
         "op": "synthesize_dataset", "version": __version__, "seed": int(seed), "source": str(ds.root),

@@ -184,7 +184,5 @@ def replay(image: Volume, organ_label: Volume, record: dict[str, Any], texture: 
     spec = InsertionSpec.from_dict(record["spec"])
     label, _ = _align_label(image, organ_label)
     tex = texture if texture is not None else get_texture(record["texture"])
-    keys = ("shape", "box_start_kji", "clip_to_organ", "texture")
-    plans: list[TumourPlan] = [{k: t[k] for k in keys} for t in plans]  # type: ignore[misc]  (checked above)
     out, lab, _ = _render(make_scene(image, label, spec), image, plans, tex, progress)
     return image.with_array(out), image.with_array(lab)

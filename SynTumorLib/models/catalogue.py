@@ -29,12 +29,15 @@ from typing import Any
 
 from ..utils.errors import InputError
 
+# the organs DiffTumor released models for (texture sets and segmenters); kept here, in a module that
+# imports no torch, so that the CLI's parsers can offer them as choices cheaply
+ORGANS = ("pancreas", "liver", "kidney")
+
 CATALOGUE = Path(__file__).with_name("catalogue.json")
 FORMAT = "syntumor-model-catalogue"
 ENV_CATALOGUE = "SYNTUMOR_MODELS_CATALOGUE"
 ENV_BASE_URL = "SYNTUMOR_MODELS_BASE_URL"
 KINDS = ("difftumor-texture", "difftumor-segmenter")
-ORGANS = ("pancreas", "liver", "kidney")
 
 
 @dataclass(frozen=True)

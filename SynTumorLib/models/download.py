@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import datetime
-import hashlib
 import http.client
 import os
 import urllib.error
@@ -36,6 +35,7 @@ from typing import Any
 from .. import __version__
 from ..utils.atomic import replace, write_json_atomic
 from ..utils.errors import CancelledError, SynTumorError
+from ..utils.hashing import sha256_file
 from ..utils.jsonio import read_json
 from ..utils.progress import ProgressCallback
 from .catalogue import CatalogueEntry, CatalogueFile, human_bytes, load_catalogue
@@ -51,14 +51,6 @@ class DownloadError(SynTumorError):
 
 class ConsentRefused(CancelledError):
     """The user declined the download; nothing was written."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _recorded(out: Path) -> dict[str, dict]:
@@ -152,7 +144,7 @@ def download_model(entry: str | CatalogueEntry, out: str | os.PathLike, *, conse
     for f in entry.files:
         url, dst = f.url(base_url), out / f.name
         known = f.sha256 or (records.get(f.name) or {}).get("sha256")
-        if dst.is_file() and known and _sha256(dst) == known:
+        if dst.is_file() and known and sha256_file(dst) == known:
             digest = known
             cb(min(1.0, (done_before + dst.stat().st_size) / total_all), f"{f.name}: already downloaded")
         else:
@@ -167,7 +159,7 @@ def download_model(entry: str | CatalogueEntry, out: str | os.PathLike, *, conse
                 part.unlink()
                 raise DownloadError(f"{url}: {got} bytes received, the catalogue says {f.size_bytes}; the download "
                                     "was deleted")
-            digest = _sha256(part)
+            digest = sha256_file(part)
             if f.sha256 and digest != f.sha256:
                 part.unlink()
                 raise DownloadError(f"{url}: SHA-256 {digest[:16]}… differs from the published {f.sha256[:16]}… "

@@ -21,7 +21,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..runtime.model_folder import WEIGHTS, ModelFolder, inspect_model_folder, load_into, load_model_folder
+from ..models.catalogue import ORGANS
+from ..runtime.model_folder import (
+    CARD,
+    WEIGHTS,
+    ModelFolder,
+    inspect_model_folder,
+    load_into,
+    load_model_folder,
+)
 from ..runtime.model_folder import write_model_folder as _write
 from ..texture.difftumor.licence import LICENCE_NOTICE
 from ..utils.errors import InputError, ModelFolderError
@@ -30,7 +38,6 @@ from ..utils.hashing import sha256_file
 RECIPE = "difftumor-released"
 #: the names DiffTumor's files and README use → the MONAI class they load into
 ARCH_ALIASES = {"unet": "unet", "nnunet": "dynunet", "dynunet": "dynunet", "swinunetr": "swinunetr"}
-ORGANS = ("pancreas", "liver", "kidney")
 LICENCE = "Apache-2.0 (tag of the Hugging Face repository MrGiovanni/DiffTumor)"
 NOTICE = LICENCE_NOTICE  # the one notice every imported DiffTumor folder carries
 
@@ -125,7 +132,7 @@ def is_released(card: dict) -> bool:
 def _check_card(mf: ModelFolder) -> str:
     """The MONAI architecture of a released folder, after checking the card against the recipe."""
     arch = mf.architecture.get("name") if isinstance(mf.architecture, dict) else None
-    where = mf.folder / "model_card.json"
+    where = mf.folder / CARD
     if arch not in ("unet", "dynunet", "swinunetr"):
         raise ModelFolderError(f"{where}: unknown released architecture {arch!r}")
     if mf.architecture != released_architecture(arch):

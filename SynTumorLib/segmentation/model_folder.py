@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.labels import LABEL_NAMES
-from ..runtime.model_folder import WEIGHTS, load_into, load_model_folder
+from ..runtime.model_folder import CARD, WEIGHTS, load_into, load_model_folder
 from ..runtime.model_folder import write_model_folder as _write
 from ..utils.errors import InputError, ModelFolderError
 from .config import TrainConfig
@@ -106,7 +106,7 @@ def load_model(folder: str | Path, device="cpu") -> LoadedModel:
         net, dev, preprocessing = released_network(mf, device)
         return LoadedModel(net=net, config=None, card=mf.card, folder=mf.folder, device=dev,
                            preprocessing=preprocessing)
-    where = mf.folder / ("config.json" if mf.migrated_from else "model_card.json")
+    where = mf.folder / ("config.json" if mf.migrated_from else CARD)
     try:
         config = TrainConfig.from_dict(mf.config, source=str(where))
     except InputError as e:

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..runtime.model_folder import CARD
 from ..utils.errors import InputError, ModelFolderError
 from .base import TextureModel
 from .statistical import StatisticalTexture
@@ -35,6 +36,11 @@ _REGISTRY: dict[str, Callable[..., TextureModel]] = {}
 def register_texture(name: str, factory: Callable[..., TextureModel]) -> None:
     """Make ``get_texture(name, **params)`` call ``factory(**params)``."""
     _REGISTRY[name] = factory
+
+
+def texture_names() -> tuple[str, ...]:
+    """The registered backend names (what a texture may be called instead of a file or folder)."""
+    return tuple(_REGISTRY)
 
 
 def _statistical(**params) -> TextureModel:
@@ -69,7 +75,7 @@ def folder_kind(path: Path) -> str | None:
     """The ``kind`` a model folder's card declares (None when there is no readable card: the
     loader that follows names the problem)."""
     try:
-        card = json.loads((path / "model_card.json").read_text(encoding="utf-8"))
+        card = json.loads((path / CARD).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return card.get("kind") if isinstance(card, dict) else None

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import InputError
-from .paths import remove_stale_temps
+from .paths import remove_stale_temps, resolved_path
 from .workers import pid_alive
 
 LOCK_SUFFIX = ".syntumor.lock"
@@ -46,13 +46,9 @@ class OutputBusyError(InputError):
     """Another running process holds the output's lock."""
 
 
-def _resolved(out: str | os.PathLike) -> Path:
-    return Path(os.path.abspath(Path(out).expanduser())).resolve(strict=False)
-
-
 def lock_path(out: str | os.PathLike) -> Path:
     """The lock file of output ``out``: ``.NAME.syntumor.lock`` beside it."""
-    o = _resolved(out)
+    o = resolved_path(out)
     return o.parent / f".{o.name}{LOCK_SUFFIX}"
 
 
@@ -170,7 +166,7 @@ def output_lock(out: str | os.PathLike) -> Iterator[Path]:
     in and beside the output; raises :class:`OutputBusyError` when another live process holds the
     lock. Under ``torchrun`` only rank 0 locks (every rank writes into the same output by design).
     """
-    o = _resolved(out)
+    o = resolved_path(out)
     if int(os.environ.get("RANK", "0") or 0) != 0:
         yield Path(out)
         return

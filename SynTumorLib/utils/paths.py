@@ -86,7 +86,9 @@ def remove_stale_temps(folder: str | os.PathLike, *, target: str | None = None) 
     return removed
 
 
-def _resolved(p: str | os.PathLike) -> Path:
+def resolved_path(p: str | os.PathLike) -> Path:
+    """``p`` absolute, ``~`` expanded and links resolved, whether or not it exists yet (outputs often
+    don't): the one form in which paths are compared (the output rule, the output locks)."""
     return Path(os.path.abspath(Path(p).expanduser())).resolve(strict=False)
 
 
@@ -114,11 +116,11 @@ def ensure_outside(out: str | os.PathLike | None, *inputs: str | os.PathLike | N
     """
     if out is None:
         return
-    o = _resolved(out)
+    o = resolved_path(out)
     for inp in inputs:
         if inp is None:
             continue
-        i = _resolved(inp)
+        i = resolved_path(inp)
         if _same(o, i):
             how = "is the input"
         elif _strictly_inside(o, i):

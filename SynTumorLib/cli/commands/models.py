@@ -18,9 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+from ...models.catalogue import ORGANS
 from ..common import PathRoles
-
-ORGANS = ("pancreas", "liver", "kidney")
 
 
 def _catalogue_args(p) -> None:

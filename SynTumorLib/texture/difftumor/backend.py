@@ -138,7 +138,11 @@ class DiffTumorTexture(TextureModel):
         return self._half_diagonal() if self.mode == "reference" else self.feather_mm / 2.0
 
     def context_mm(self) -> float:
-        return 0.0 if self.mode == "reference" else 6.0
+        # The denoiser is conditioned on the whole 96 mm crop, so the region handed to apply() must
+        # hold real CT out to the crop's corners in both modes (with less, the crop's resampling
+        # repeats the region's edge voxels). Reference mode gets that reach through margin_mm (it
+        # rewrites the whole cube); syntumor mode only reads it and pastes inside the feather.
+        return 0.0 if self.mode == "reference" else self._half_diagonal()
 
     def sample(self, seed: int) -> dict[str, Any]:
         return {"noise_seed": child_seed(int(seed), "difftumor-noise"), "mode": self.mode, "recipe": self.recipe,

@@ -39,6 +39,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ...models.catalogue import ORGANS
 from .sampling import (
     MASK_MODES,
     Noise,
@@ -53,7 +54,6 @@ from .unet3d import Unet3D
 from .vqgan3d import VQGAN3D
 
 RECIPES = ("early", "noearly")
-ORGANS = ("pancreas", "liver", "kidney")
 TO_FRAMES = (0, 1, 4, 2, 3)    # (B, C, R, A, S) → (B, C, S, R, A)
 FROM_FRAMES = (0, 1, 3, 4, 2)  # and back
 
