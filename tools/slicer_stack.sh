@@ -7,9 +7,13 @@
 #
 # Each release gets a small venv of its own, .venv-slicer-<release>/ (git-ignored), made here with
 # Python 3.12 (PYTHON312, else pyenv's 3.12, else python3.12) and kept while its requirements are the
-# same: slicer-core + vtk for MRML, SimpleITK (Slicer ships it), pytest — no torch, no Qt. Slicer's
-# sources come from SYNTUMOR_SLICER_SOURCES (default ../shared/slicer); the harness fails, not skips,
-# without them (SYNTUMOR_REQUIRE_SLICER_HARNESS=1).
+# same. It holds only that release's numpy and scipy; the packages both releases share (slicer-core +
+# vtk for MRML, SimpleITK (Slicer ships it), pytest — no torch, no Qt) are installed once, into
+# .venv-slicer-common/, which a .pth file appends to each release venv's sys.path: the release's own
+# numpy/scipy come first (test_slicer_stack.py asserts the versions imported), and the shared 1.1 GB
+# (vtk, SimpleITK, slicer-core) is on disk once instead of twice. Slicer's sources come from
+# SYNTUMOR_SLICER_SOURCES (default ../shared/slicer); the harness fails, not skips, without them
+# (SYNTUMOR_REQUIRE_SLICER_HARNESS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 releases=("$@")
@@ -48,13 +52,27 @@ tests_of() {
     Testing/test_slicer_worker.py
 }
 
+common_dir=".venv-slicer-common"
+prepare_common() {  # the shared packages, once, when missing or when their requirements changed
+  local wanted
+  wanted="$("$py312" -V 2>&1) $common"
+  if [ ! -d "$common_dir" ] || [ "$(cat "$common_dir/.requirements" 2>/dev/null)" != "$wanted" ]; then
+    rm -rf "$common_dir"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$py312" -m pip install -q --no-cache-dir --target "$common_dir" $common
+    echo "$wanted" > "$common_dir/.requirements"
+  fi
+}
+
 prepare() {  # $1 release: (re)create its venv when missing or when its requirements changed
-  local venv=".venv-slicer-$1" wanted
-  wanted="$("$py312" -V 2>&1) $(stack_of "$1") $common"
+  local venv=".venv-slicer-$1" wanted site
+  wanted="$("$py312" -V 2>&1) $(stack_of "$1") $PWD/$common_dir"
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$wanted" ]; then
     rm -rf "$venv"
     "$py312" -m venv "$venv"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q $(stack_of "$1") $common
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q --no-cache-dir $(stack_of "$1")
+    site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    # appended after the venv's own site-packages, so this release's numpy/scipy shadow the shared copies
+    echo "$PWD/$common_dir" > "$site/slicer-common.pth"
     echo "$wanted" > "$venv/.requirements"
   fi
 }
@@ -68,6 +86,7 @@ run() {  # $1 release
 
 start=$(date +%s)
 mkdir -p build
+prepare_common
 for r in "${releases[@]}"; do prepare "$r"; done
 # the sem tools are shared: build them once before the releases run side by side (a missing
 # compiler is reported by the tests themselves)
