@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -181,6 +182,24 @@ def test_results_page_records_how_when_and_where(tmp_path):
     again.write(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench-x.md", "index.md"]
     assert "Bench X again" in (tmp_path / "index.md").read_text(encoding="utf-8")
+
+
+def test_results_page_built_after_the_work_stamps_the_run_from_its_start(tmp_path):
+    """Benchmarks build their page once they have measured: the date, the duration and the load at
+    the start must still be the run's (not 'the run took 0 s' with the run's own load as the start)."""
+    script = ("import os, sys, time\n"
+              "from SynTumorLib.utils import results\n"
+              "time.sleep(2.2)\n"
+              "os.getloadavg = lambda: (7.0, 7.0, 7.0)  # the load the work itself caused\n"
+              "page = results.ResultsPage('late', 'Late', command='python benchmarks/bench_x.py', echo=False)\n"
+              "page.write(sys.argv[1])\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, cwd=REPO,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    path = tmp_path / "late.md"
+    meta, text = page_meta(path), path.read_text(encoding="utf-8")
+    took = int(re.search(r"the run took (\d+) s", text).group(1))
+    assert took >= 2, text
+    assert meta["load_end"] == [7.0, 7.0, 7.0] and meta["load_start"] != [7.0, 7.0, 7.0]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -38,6 +38,10 @@ import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from SynTumorLib.utils.results import ResultsPage  # noqa: E402  (at the top: the page's start load is read now)
+
 N = 96
 
 
@@ -170,8 +174,6 @@ def cell(side: dict, key: str, fmt: str) -> str:
 
 
 def _page(name: str, title: str, summary: str, args):
-    from SynTumorLib.utils.results import ResultsPage
-
     page = ResultsPage(name, title, summary)
     page.section(f"{args.device}, {args.threads} thread(s), best of {args.repeat} after a warm-up",
                  "Each configuration runs in its own process, so its peak memory is its own.")

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from SynTumorLib.geometry.elastic import elastic_deform_mask  # noqa: E402
 from SynTumorLib.metrics.surface import normalized_surface_dice  # noqa: E402
+from SynTumorLib.utils.results import ResultsPage  # noqa: E402  (at the top: the page's start load is read now)
 
 SPACING = (2.5, 0.8, 0.8)
 
@@ -61,8 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         measured.append((name, a, b))
         print(f"{name:26s} {a:14.4f} {b:18.4f} {a / b:7.2f}")
     if not args.no_results:
-        from SynTumorLib.utils.results import ResultsPage
-
         page = ResultsPage("locality", "Work only around the tumour: a small tumour in a whole CT vs in a crop",
                            "The elastic deformation and the NSD restrict their work to a box around the objects, "
                            "so a 10×15×12-voxel tumour in a 120×512×512 grid (63× the voxels of a 50×100×100 crop "

@@ -32,6 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from SynTumorLib.utils.results import ResultsPage  # noqa: E402  (at the top: the page's start load is read now)
+
 NETS = {"unet": {"name": "unet", "args": {}}, "dynunet": {"name": "dynunet", "args": {}},
         "swinunetr": {"name": "swinunetr", "args": {}}}
 MODES = [("none", False), ("fp16", False), ("bf16", False), ("none", True), ("bf16", True)]
@@ -186,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write_page(out: dict, steps: int, folder: Path) -> None:
-    from SynTumorLib.utils.results import ResultsPage
 
     page = ResultsPage("runtime-gpu", "The torch runtime on a GPU: AMP, torch.compile, DDP, denoiser step",
                        f"{out['device']}; every row runs through `runtime.session.TrainingRuntime`, the trainers' own code.")

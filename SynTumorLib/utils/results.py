@@ -3,7 +3,8 @@
 Each benchmark (``benchmarks/bench_*.py``, the demo's ``benchmarks/bench_demo.py``) builds one
 :class:`ResultsPage` and writes it to ``docs/results/<name>.md``. The page carries, next to the
 figures, the command, the commit, the date, the machine (cores, CPU model, memory, GPU) and the load
-average at the start and at the end of the run, so a number can always be traced to the run that
+average at the start and at the end of the run (the run is the process that writes the page: its
+start time, and the load read when this module is first imported), so a number can always be traced to the run that
 made it and judged by how busy the machine was. Writing a page replaces the previous run's page
 (superseded runs are not kept) and rewrites the folder's ``index.md``.
 
@@ -99,6 +100,25 @@ def load_average() -> tuple[float, float, float] | None:
         return tuple(round(x, 2) for x in os.getloadavg())  # type: ignore[return-value]
     except (AttributeError, OSError):
         return None
+
+
+def _process_start() -> float:
+    """When this process started (epoch seconds): /proc on Linux, else the moment this module was imported."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration, AttributeError):
+        return time.time()
+
+
+# A page describes the run of the command that wrote it, and benchmarks build their page only once
+# they have measured: so the date and duration are the process's (its start), and the load "at the
+# start" is the one read when this module is imported — every benchmark imports it at the top, before
+# any work (a page made at the end would otherwise report its own run's load as the machine's).
+_RUN_STARTED = _process_start()
+_RUN_LOAD = load_average()
 
 
 def machine_info() -> dict:
@@ -232,9 +252,8 @@ class ResultsPage:
             raise InputError(f"results page name {name!r}: use letters, digits, '-' or '_' (not 'index')")
         self.name, self.title, self.summary, self.command, self.echo = name, title, summary, command, echo
         self.blocks: list[str] = []
-        self.started = time.time()
-        self.load_start = load_average()
-        self._t0 = time.perf_counter()
+        self.started = min(_RUN_STARTED, time.time())
+        self.load_start = _RUN_LOAD
 
     def _add(self, block: str) -> None:
         self.blocks.append(block.strip())
@@ -266,7 +285,7 @@ class ResultsPage:
         m = machine_info()
         end = load_average()
         date = _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        took = time.perf_counter() - self._t0
+        took = time.time() - self.started
         cores = f"{m['cores']} CPU cores" + (f" ({m['usable_cores']} usable)"
                                              if m["usable_cores"] not in (None, m["cores"]) else "")
         machine = f"{cores}, {m['cpu']}" + (f", {m['memory_gib']} GiB RAM" if m["memory_gib"] else "")
